@@ -1,0 +1,42 @@
+"""bmtool_lab: live dashboards for tuning NEURON / BMTK network models.
+
+Public names are imported lazily so ``import bmtool_lab`` stays fast (no NEURON, pandas,
+bmtk or scipy.optimize at import time).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+_LAZY = {
+    "SynapseTuner": "bmtool_lab.tuning.synapse",
+    "SynapseOptimizer": "bmtool_lab.tuning.optimizer",
+    "CellProfiler": "bmtool_lab.tuning.profiler",
+    "ConnectivityExplorer": "bmtool_lab.tuning.connectivity",
+    "open_sidebar": "bmtool_lab.widgets.host",
+    "open_in_main": "bmtool_lab.widgets.host",
+    "build_example": "bmtool_lab.examples",
+    "load_config": "bmtool_lab.model.config",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .examples import build_example
+    from .model.config import load_config
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bmtool_lab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "bmtool-lab"}]

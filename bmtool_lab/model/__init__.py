@@ -1,0 +1,1 @@
+"""BMTK/SONATA model access: configs, nodes/edges, connection and cell types, dynamics JSON."""

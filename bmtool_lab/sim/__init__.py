@@ -1,0 +1,1 @@
+"""NEURON side: mechanisms, cells, protocols, worker processes and executors."""

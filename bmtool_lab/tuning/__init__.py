@@ -1,0 +1,1 @@
+"""Stateful controllers (tuner, profiler, explorer), usable headless."""

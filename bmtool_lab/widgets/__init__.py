@@ -1,0 +1,1 @@
+"""anywidget classes and dashboard composition."""
