@@ -30,6 +30,16 @@ class EdgeFiles:
 
 
 @dataclass(frozen=True)
+class GapJunctionFiles:
+    """A BMTK gap-junction id file (``<network>_gap_juncs.h5``: source_ids, target_ids, src/trg_gap_ids).
+
+    The gap-junction edges themselves are ordinary edges whose edge type has ``is_gap_junction``.
+    """
+
+    gap_juncs_file: Path
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """Simulation settings of a config: tstop and dt in ms, celsius in degC, v_init in mV."""
 
@@ -46,7 +56,7 @@ class ModelConfig:
     path: Path
     nodes: tuple[NodeFiles, ...]
     edges: tuple[EdgeFiles, ...]
-    gap_juncs: tuple[EdgeFiles, ...]
+    gap_juncs: tuple[GapJunctionFiles, ...]
     components: dict[str, Path]
     run: RunSettings
     node_sets: dict[str, Any] = field(default_factory=dict)
@@ -96,6 +106,15 @@ def _paths(entries: list[dict], kind: str, cls: type, keys: tuple[str, str], pat
     return tuple(out)
 
 
+def _gap_junction_files(entries: list[dict], path: Path) -> tuple[GapJunctionFiles, ...]:
+    out = []
+    for i, entry in enumerate(entries or []):
+        if "gap_juncs_file" not in entry:
+            raise ConfigError(f"{path}: networks.gap_juncs[{i}] has no 'gap_juncs_file'")
+        out.append(GapJunctionFiles(Path(entry["gap_juncs_file"])))
+    return tuple(out)
+
+
 def load_config(path: str | Path) -> ModelConfig:
     """Resolve a BMTK simulation config or circuit config (manifest variables through bmtk).
 
@@ -140,7 +159,7 @@ def load_config(path: str | Path) -> ModelConfig:
         path=path,
         nodes=_paths(networks.get("nodes"), "nodes", NodeFiles, ("nodes_file", "node_types_file"), path),
         edges=_paths(networks.get("edges"), "edges", EdgeFiles, ("edges_file", "edge_types_file"), path),
-        gap_juncs=_paths(networks.get("gap_juncs"), "gap_juncs", EdgeFiles, ("edges_file", "edge_types_file"), path),
+        gap_juncs=_gap_junction_files(networks.get("gap_juncs"), path),
         components=components,
         run=settings,
         node_sets=node_sets if isinstance(node_sets, dict) else {},
