@@ -29,7 +29,9 @@ def single_threaded_blas() -> Iterator[None]:
         yield
 
 
-def decimate(t: NDArray[np.float64], y: NDArray[np.float64], max_points: int = MAX_FIT_POINTS):
+def decimate(
+    t: NDArray[np.float64], y: NDArray[np.float64], max_points: int = MAX_FIT_POINTS
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Keep every k-th sample so at most ``max_points`` remain (first and last kept)."""
     n = t.size
     if n <= max_points:

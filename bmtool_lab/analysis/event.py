@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._fitting import curve_fit_small, r_squared
-from .traces import ensure_uniform, first_crossing, integrate, window_mean
+from .traces import ensure_uniform, first_crossing, integrate, trapezoid, window_mean
 
 __all__ = ["EventMetrics", "event_metrics"]
 
@@ -308,7 +308,7 @@ def _bmtool_event(
     hw_down = y.size if hw_down is None else hw_down + ipk  # ... but this one to t_pre
     half_width = dt * (hw_down - hw_up) if hw_up is not None else nan
 
-    charge = float(np.trapezoid(x[:i_end] - b, dx=dt))
+    charge = trapezoid(x[:i_end] - b, dx=dt)
     return EventMetrics(
         amplitude=amp,
         sign=s,

@@ -25,6 +25,7 @@ __all__ = [
     "integrate",
     "is_uniform",
     "resample_uniform",
+    "trapezoid",
     "window_mean",
 ]
 
@@ -182,4 +183,10 @@ def integrate(t: ArrayLike, y: ArrayLike, t0: float, t1: float) -> float:
     inner = (t > t0) & (t < t1)
     tt = np.concatenate(([t0], t[inner], [t1]))
     yy = np.concatenate(([np.interp(t0, t, y)], y[inner], [np.interp(t1, t, y)]))
-    return float(np.trapezoid(yy, tt))
+    return trapezoid(yy, tt)
+
+
+def trapezoid(y: ArrayLike, x: ArrayLike | None = None, dx: float = 1.0) -> float:
+    """Trapezoidal integral (``np.trapezoid`` on numpy 2, ``np.trapz`` before it)."""
+    rule = getattr(np, "trapezoid", None) or np.trapz
+    return float(rule(y, x) if x is not None else rule(y, dx=dx))
