@@ -99,15 +99,25 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
     return info
 
 
-def describe_json(path: str) -> str:
-    return json.dumps(describe(path))
+class JsonReply:
+    """A value whose repr is its JSON text, so ``user_expressions`` hands the panel plain JSON."""
+
+    def __init__(self, value: Any) -> None:
+        self.text = json.dumps(value)
+
+    def __repr__(self) -> str:
+        return self.text
 
 
-def example_config_json(folder: str = "example_network") -> str:
+def describe_json(path: str) -> JsonReply:
+    return JsonReply(describe(path))
+
+
+def example_config_json(folder: str = "example_network") -> JsonReply:
     """Build (or reuse) the example network under the kernel's working folder."""
     from .examples import build_example
 
-    return json.dumps(str(build_example(folder)))
+    return JsonReply(str(build_example(folder)))
 
 
 _DEMOS: dict[str, Any] = {}

@@ -75,6 +75,10 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
         "BMTOOL_LAB_CACHE": os.environ.get("BMTOOL_LAB_CACHE", str(Path.home() / ".cache" / "bmtool_lab")),
     }
+    # No "news" prompt over the screenshots.
+    notif = home / "settings" / "@jupyterlab" / "apputils-extension"
+    notif.mkdir(parents=True)
+    (notif / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     log = ARTIFACTS / "jupyter-lab.log"
     ARTIFACTS.mkdir(exist_ok=True)
     cmd = [

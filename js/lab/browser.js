@@ -95,7 +95,7 @@ export class ModelBrowser extends Widget {
     if (!expression) return null;
     const out = reply.content.user_expressions.out;
     if (out.status !== "ok") throw new Error(`${out.ename}: ${out.evalue}`);
-    return JSON.parse(JSON.parse(out.data["text/plain"].replace(/^'|'$/g, (m) => '"')));
+    return JSON.parse(out.data["text/plain"]);
   }
 
   setMessage(text, isError = false) {

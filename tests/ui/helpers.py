@@ -1,0 +1,64 @@
+"""Helpers for driving a real JupyterLab in Chromium."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def open_notebook(page, lab, name: str, timeout_s: float = 90) -> None:
+    """Open ``name`` in a fresh workspace and wait until its kernel is idle and stable.
+
+    JupyterLab may swap the kernel once right after a notebook opens; running cells before
+    that sends them to a dead kernel, so we wait until the session's kernel id stays put.
+    """
+    page.goto(f"{lab.url}/lab/workspaces/{uuid.uuid4().hex}/tree/{name}?reset&token={lab.token}")
+    page.wait_for_function("() => window.jupyterapp !== undefined", timeout=timeout_s * 1000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=timeout_s * 1000)
+    deadline = time.monotonic() + timeout_s
+    last_id, stable_since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        sessions = json.loads(lab.api("/api/sessions"))
+        mine = [s for s in sessions if s["path"].endswith(name)]
+        kid = mine[0]["kernel"]["id"] if mine else None
+        state = mine[0]["kernel"]["execution_state"] if mine else None
+        if kid != last_id:
+            last_id, stable_since = kid, time.monotonic()
+        elif kid and state == "idle" and time.monotonic() - stable_since > 2.0:
+            indicator = page.query_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator")
+            if indicator is None or indicator.get_attribute("data-status") in (None, "idle"):
+                return
+        time.sleep(0.3)
+    raise TimeoutError(f"the kernel of {name} did not settle in {timeout_s} s")
+
+
+def run_command(page, command: str, args: dict | None = None):
+    return page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)", [command, args or {}])
+
+
+def run_all_cells(page) -> None:
+    run_command(page, "notebook:run-all-cells")
+
+
+def wait_for_trace(page, selector: str, min_points: int = 1000, timeout_s: float = 120) -> dict:
+    """Wait until a trace panel under ``selector`` has drawn real data; return its data-* attributes."""
+    page.wait_for_function(
+        """([sel, n]) => {
+            const el = document.querySelector(sel);
+            return el && Number(el.dataset.points) >= n && el.dataset.hasSignal === "true";
+        }""",
+        arg=[selector, min_points],
+        timeout=timeout_s * 1000,
+    )
+    return page.eval_on_selector(selector, "el => ({...el.dataset})")
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
