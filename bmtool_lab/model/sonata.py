@@ -1,0 +1,855 @@
+"""Read SONATA nodes and edges of every population a BMTK config lists.
+
+Arrays come straight from h5py into numpy (in chunks, so a dtype conversion never holds two
+full copies of a large dataset); nothing is ever turned into a per-edge pandas frame. Every
+array read is cached per file and dropped when the file's modification time or size
+changes, so a rebuilt network is picked up without restarting the kernel.
+
+Vocabulary (SONATA): a *node population* is ``/nodes/<name>`` in a ``*_nodes.h5`` file, with
+``node_id``, ``node_type_id``, ``node_group_id``, ``node_group_index`` and per-group
+datasets (``positions`` or ``x``/``y``/``z``, rotations, ...); attributes shared by a node
+type live in the space-separated ``*_node_types.csv``. An *edge population* is
+``/edges/<name>`` in a ``*_edges.h5`` file, with ``source_node_id`` / ``target_node_id``
+(whose ``node_population`` attribute names the node populations), ``edge_type_id`` and
+per-group datasets (``nsyns``, ``syn_weight``, ``delay``, ``afferent_section_id``, ...);
+edge-type attributes live in ``*_edge_types.csv``. One h5 file may hold several
+populations; edge type ids repeat across edge files.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from .config import ConfigError, EdgeFiles, ModelConfig, NodeFiles, load_config
+
+__all__ = [
+    "AttributeNotFoundError",
+    "EdgePopulation",
+    "EmptyPopulationError",
+    "MissingFileError",
+    "NodePopulation",
+    "PopulationNotFoundError",
+    "SonataError",
+    "SonataNetwork",
+    "clear_cache",
+    "read_types_table",
+]
+
+T = TypeVar("T")
+
+#: Elements per h5py read when a dataset has to be converted to another dtype.
+READ_CHUNK = 1 << 22
+
+# Datasets of a node/edge population that are bookkeeping, not attributes.
+_NODE_INDEX = ("node_id", "node_type_id", "node_group_id", "node_group_index")
+_EDGE_INDEX = ("source_node_id", "target_node_id", "edge_type_id", "edge_group_id", "edge_group_index")
+_TRUE_STRINGS = frozenset({"true", "1", "yes", "t", "y"})
+
+
+class SonataError(ConfigError):
+    """A SONATA network that cannot be read as the config describes it."""
+
+
+class MissingFileError(SonataError, FileNotFoundError):
+    """A nodes/edges/types file named by the config does not exist."""
+
+
+class PopulationNotFoundError(SonataError, KeyError):
+    """A node or edge population that the config does not list."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class AttributeNotFoundError(SonataError, KeyError):
+    """A node or edge attribute that exists neither in the h5 groups nor in the types CSV."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class EmptyPopulationError(SonataError):
+    """An edge population with no edges."""
+
+
+# ---------------------------------------------------------------------------------------
+# cache
+
+
+_CACHE: dict[tuple, tuple[tuple[int, int], Any]] = {}
+_CACHE_LOCK = threading.RLock()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _cached(path: Path, key: tuple, load: Callable[[], T]) -> T:
+    """Return ``load()`` for (path, key), reusing it while the file's mtime and size stay put."""
+    stamp = _stamp(path)
+    full = (str(path), *key)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(full)
+        if hit is not None:
+            if hit[0] == stamp:
+                return hit[1]
+            # the file changed: forget everything read from it
+            for k in [k for k in _CACHE if k[0] == full[0]]:
+                del _CACHE[k]
+    value = load()
+    with _CACHE_LOCK:
+        _CACHE[full] = (stamp, value)
+    return value
+
+
+def clear_cache(path: str | Path | None = None) -> None:
+    """Forget cached arrays (of one file, or of every file)."""
+    with _CACHE_LOCK:
+        if path is None:
+            _CACHE.clear()
+        else:
+            name = str(Path(path))
+            for k in [k for k in _CACHE if k[0] == name]:
+                del _CACHE[k]
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    # cached arrays are shared by every caller: make accidental in-place edits fail loudly
+    a.flags.writeable = False
+    return a
+
+
+# ---------------------------------------------------------------------------------------
+# low-level readers
+
+
+def _read_array(ds: h5py.Dataset, dtype: Any = None) -> np.ndarray:
+    """Read a whole 1-D/2-D dataset into a new numpy array, converting dtype chunk by chunk."""
+    if ds.dtype.kind in "OSU" or h5py.check_string_dtype(ds.dtype) is not None:
+        return np.asarray(ds.asstr()[()], dtype=object)
+    target = np.dtype(dtype) if dtype is not None else ds.dtype
+    out = np.empty(ds.shape, dtype=target)
+    n = ds.shape[0] if ds.ndim else 0
+    if n == 0:
+        return out
+    if target == ds.dtype:
+        ds.read_direct(out)
+        return out
+    step = max(1, READ_CHUNK // max(1, int(np.prod(ds.shape[1:], dtype=np.int64))))
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        out[start:stop] = ds[start:stop]
+    return out
+
+
+_I32 = np.iinfo(np.int32)
+
+
+def _read_ints(ds: h5py.Dataset) -> np.ndarray:
+    """An integer dataset (node ids, type ids, nsyns) as int32 when every value fits, else int64.
+
+    int32 halves the memory of the largest arrays (10⁷ edges: 40 MB instead of 80 MB each).
+    """
+    n = ds.shape[0]
+    out = np.empty(n, np.int32)
+    for start in range(0, n, READ_CHUNK):
+        chunk = ds[start:start + READ_CHUNK]
+        if chunk.size and (int(chunk.max()) > _I32.max or int(chunk.min()) < _I32.min):
+            return _read_array(ds, np.int64)
+        out[start:start + chunk.shape[0]] = chunk
+    return out
+
+
+def _open_h5(path: Path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise SonataError(f"{path} is not a readable HDF5 file ({err}); rebuild the network or fix the path") from None
+
+
+def _read_csv_table(path: Path) -> pd.DataFrame:
+    try:
+        # BMTK writes one space between fields, an empty field for None (two spaces in a row)
+        # and NULL for NaN; quoted values (lists such as "[0.0, 150.0]") stay whole.
+        df = pd.read_csv(path, sep=" ", na_values=["NULL", "None"], keep_default_na=True)
+        if any(str(c).startswith("Unnamed:") for c in df.columns):
+            # a hand-aligned file (several spaces between header names): split on any whitespace
+            df = pd.read_csv(path, sep=r"\s+", na_values=["NULL", "None"], keep_default_na=True)
+        return df
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise SonataError(f"{path} is not a readable space-separated SONATA types file: {err}") from None
+
+
+def read_types_table(path: str | Path, id_column: str) -> pd.DataFrame:
+    """Read a ``*_node_types.csv`` / ``*_edge_types.csv`` indexed by ``id_column`` (cached).
+
+    Works with pandas 2 (text columns of ``object`` dtype) and pandas 3 (``str`` dtype): use
+    :func:`column_values` to get plain numpy values out of it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"types file {path} does not exist")
+
+    def load() -> pd.DataFrame:
+        df = _read_csv_table(path)
+        if id_column not in df.columns:
+            raise SonataError(
+                f"{path} has no {id_column!r} column (columns: {', '.join(map(str, df.columns))}); "
+                "SONATA types files are space separated with a header line"
+            )
+        ids = pd.to_numeric(df[id_column], errors="coerce")
+        if ids.isna().any():
+            raise SonataError(f"{path}: column {id_column!r} must hold integers")
+        df[id_column] = ids.astype(np.int64)
+        if df[id_column].duplicated().any():
+            dup = df.loc[df[id_column].duplicated(), id_column].iloc[0]
+            raise SonataError(f"{path}: {id_column} {dup} appears twice")
+        return df.set_index(id_column, drop=False).sort_index()
+
+    return _cached(path, ("types", id_column), load)
+
+
+def column_values(df: pd.DataFrame, column: str) -> np.ndarray:
+    """A types-table column as numpy: float/int/bool for numeric columns, else object (None = missing)."""
+    s = df[column]
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.to_numpy(dtype=bool)
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return s.to_numpy()
+    return s.to_numpy(dtype=object, na_value=None)
+
+
+def truthy(value: Any) -> bool:
+    """A CSV flag such as ``is_gap_junction`` (True / 1 / "true" / NULL) as a bool."""
+    if value is None:
+        return False
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return bool(value == value and value != 0)  # NaN is missing, not true
+    return str(value).strip().lower() in _TRUE_STRINGS
+
+
+def _lookup_rows(type_ids_sorted: np.ndarray, ids: np.ndarray, what: str, where: str) -> np.ndarray:
+    """Row of each id in a sorted id table; a clear error for ids the table lacks."""
+    pos = np.searchsorted(type_ids_sorted, ids)
+    pos = np.minimum(pos, max(len(type_ids_sorted) - 1, 0))
+    if len(type_ids_sorted) == 0 or not np.array_equal(type_ids_sorted[pos], ids):
+        bad = np.setdiff1d(np.unique(ids), type_ids_sorted)
+        raise SonataError(
+            f"{where} uses {what} {', '.join(map(str, bad[:5]))} that the types CSV does not define"
+        )
+    return pos
+
+
+def _group_layout(pop: h5py.Group) -> dict[int, tuple[str, ...]]:
+    """{group id: names of its 1-D/2-D datasets}; nested groups such as dynamics_params are skipped."""
+    groups: dict[int, tuple[str, ...]] = {}
+    for key, item in pop.items():
+        if isinstance(item, h5py.Group) and key.isdigit():
+            groups[int(key)] = tuple(sorted(k for k, v in item.items() if isinstance(v, h5py.Dataset)))
+    return groups
+
+
+# ---------------------------------------------------------------------------------------
+# nodes
+
+
+@dataclass(frozen=True)
+class _NodeArrays:
+    node_id: np.ndarray
+    node_type_id: np.ndarray
+    node_group_id: np.ndarray
+    node_group_index: np.ndarray
+    groups: dict[int, tuple[str, ...]]
+
+
+class NodePopulation:
+    """One node population: ids, node types and attributes as numpy arrays (lazy, cached).
+
+    Rows are positions in the population's datasets (``0 .. size-1``); edges refer to
+    ``node_id`` values, which :meth:`rows` converts to rows.
+    """
+
+    def __init__(self, name: str, files: NodeFiles):
+        self.name = name
+        self.nodes_file = Path(files.nodes_file)
+        self.node_types_file = Path(files.node_types_file)
+
+    def __repr__(self) -> str:
+        return f"NodePopulation({self.name!r}, {self.nodes_file.name}, size={self.size})"
+
+    # -- raw arrays --------------------------------------------------------------------
+    def _arrays(self) -> _NodeArrays:
+        def load() -> _NodeArrays:
+            with _open_h5(self.nodes_file) as f:
+                pop = f[f"nodes/{self.name}"]
+                n = pop["node_type_id"].shape[0]
+                arange = np.arange(n, dtype=np.int64)
+                node_id = _read_ints(pop["node_id"]) if "node_id" in pop else arange
+                gid = _read_ints(pop["node_group_id"]) if "node_group_id" in pop else np.zeros(n, np.int64)
+                gidx = _read_ints(pop["node_group_index"]) if "node_group_index" in pop else arange
+                return _NodeArrays(
+                    node_id=_frozen(node_id),
+                    node_type_id=_frozen(_read_ints(pop["node_type_id"])),
+                    node_group_id=_frozen(gid),
+                    node_group_index=_frozen(gidx),
+                    groups=_group_layout(pop),
+                )
+
+        return _cached(self.nodes_file, ("nodes", self.name), load)
+
+    @property
+    def size(self) -> int:
+        """Number of nodes (cells or virtual inputs)."""
+        return int(self._arrays().node_id.shape[0])
+
+    def node_ids(self) -> np.ndarray:
+        """``node_id`` of every row (int32, or int64 for ids beyond 2³¹)."""
+        return self._arrays().node_id
+
+    def node_type_ids(self) -> np.ndarray:
+        """``node_type_id`` of every row (int32 or int64)."""
+        return self._arrays().node_type_id
+
+    @property
+    def node_types(self) -> pd.DataFrame:
+        """The node-types CSV, indexed by ``node_type_id``."""
+        return read_types_table(self.node_types_file, "node_type_id")
+
+    def _type_rows(self) -> np.ndarray:
+        def load() -> np.ndarray:
+            ids = self.node_types.index.to_numpy(dtype=np.int64)
+            rows = _lookup_rows(ids, self.node_type_ids(), "node_type_id", f"node population {self.name!r}")
+            return _frozen(rows.astype(np.int32))
+
+        return _cached(self.nodes_file, ("node-type-rows", self.name, _stamp(self.node_types_file)), load)
+
+    # -- attributes --------------------------------------------------------------------
+    def attribute_names(self) -> list[str]:
+        """Every attribute that can be read or grouped by: types-CSV columns and h5 group datasets."""
+        names = set(self.node_types.columns)
+        for datasets in self._arrays().groups.values():
+            names.update(datasets)
+        names.update(("node_type_id", "node_id"))
+        return sorted(names)
+
+    def has_attribute(self, name: str) -> bool:
+        return name in self.attribute_names()
+
+    def _missing(self, name: str) -> AttributeNotFoundError:
+        return AttributeNotFoundError(
+            f"node population {self.name!r} has no attribute {name!r}; "
+            f"its attributes are: {', '.join(self.attribute_names())}"
+        )
+
+    def values(self, name: str) -> np.ndarray:
+        """Per-node values of an attribute (numeric dtype, or object with None for missing text).
+
+        h5 group datasets take precedence over the node-types CSV (the SONATA rule).
+        """
+        def load() -> np.ndarray:
+            arr = self._arrays()
+            if name == "node_id":
+                return arr.node_id
+            if name == "node_type_id":
+                return arr.node_type_id
+            types = self.node_types
+            in_groups = [g for g, ds in arr.groups.items() if name in ds]
+            if name not in types.columns and not in_groups:
+                raise self._missing(name)
+            if name in types.columns:
+                per_type = column_values(types, name)
+                out = per_type[self._type_rows()]
+            else:
+                out = np.full(self.size, np.nan)
+            if in_groups:
+                with _open_h5(self.nodes_file) as f:
+                    pop = f[f"nodes/{self.name}"]
+                    for g in in_groups:
+                        ds = pop[f"{g}/{name}"]
+                        if ds.ndim != 1:
+                            raise SonataError(f"node attribute {name!r} of {self.name!r} is {ds.ndim}-D; use positions()")
+                        group_values = _read_array(ds)
+                        if group_values.dtype == object or out.dtype == object:
+                            out = out.astype(object)
+                        elif out.dtype.kind in "iub" and group_values.dtype.kind == "f":
+                            out = out.astype(np.float64)
+                        rows = arr.node_group_id == g
+                        out[rows] = group_values[arr.node_group_index[rows]]
+            return _frozen(out)
+
+        return _cached(self.nodes_file, ("node-values", self.name, name, _stamp(self.node_types_file)), load)
+
+    def labels(self, name: str) -> tuple[np.ndarray, list[Any]]:
+        """Factorise an attribute: (code per node, label per code), labels in order of first appearance.
+
+        Nodes whose value is missing get code -1.
+        """
+        def load() -> tuple[np.ndarray, list[Any]]:
+            # hash-based, keeps first-appearance order, -1 for None/NaN (pandas 2 and 3 alike)
+            codes, uniques = pd.factorize(self.values(name), use_na_sentinel=True)
+            labels = [u.item() if isinstance(u, np.generic) else u for u in np.asarray(uniques, dtype=object)]
+            return _frozen(codes.astype(np.int64, copy=False)), labels
+
+        return _cached(self.nodes_file, ("node-labels", self.name, name, _stamp(self.node_types_file)), load)
+
+    def model_types(self) -> set[str]:
+        """The ``model_type`` values of this population's nodes (biophysical, point_process, virtual, ...)."""
+        if "model_type" not in self.node_types.columns:
+            return set()
+        used = np.unique(self._type_rows())  # the CSV may be shared by several populations
+        return {str(v) for v in column_values(self.node_types, "model_type")[used] if v is not None and v == v}
+
+    @property
+    def is_virtual(self) -> bool:
+        """True when every node type is ``model_type = virtual`` (spike inputs without a soma)."""
+        return self.model_types() == {"virtual"}
+
+    def positions(self) -> np.ndarray:
+        """Soma positions (N, 3) in µm from ``positions`` or ``x``/``y``/``z``; NaN where absent."""
+        def load() -> np.ndarray:
+            arr = self._arrays()
+            out = np.full((self.size, 3), np.nan)
+            with _open_h5(self.nodes_file) as f:
+                pop = f[f"nodes/{self.name}"]
+                for g, datasets in arr.groups.items():
+                    rows = np.flatnonzero(arr.node_group_id == g)
+                    if rows.size == 0:
+                        continue
+                    idx = arr.node_group_index[rows]
+                    if "positions" in datasets:
+                        pos = _read_array(pop[f"{g}/positions"], np.float64)
+                        if pos.ndim == 2 and pos.shape[1] >= 1:
+                            out[rows, : min(3, pos.shape[1])] = pos[idx, :3]
+                    else:
+                        for axis, key in enumerate(("x", "y", "z")):
+                            if key in datasets:
+                                out[rows, axis] = _read_array(pop[f"{g}/{key}"], np.float64)[idx]
+            # attributes given per node type (x/y/z columns in the CSV) fill what the groups lack
+            types = self.node_types
+            for axis, key in enumerate(("x", "y", "z")):
+                if key in types.columns and pd.api.types.is_numeric_dtype(types[key].dtype):
+                    col = column_values(types, key).astype(np.float64)[self._type_rows()]
+                    gap = np.isnan(out[:, axis])
+                    out[gap, axis] = col[gap]
+            return _frozen(out)
+
+        return _cached(self.nodes_file, ("positions", self.name, _stamp(self.node_types_file)), load)
+
+    def rows(self, node_ids: np.ndarray, *, context: str = "") -> np.ndarray:
+        """Row of each ``node_id`` (int32 or int64, the dtype of the ids when they are the rows);
+        a clear error for ids the population does not have."""
+        ids = self.node_ids()
+        n = ids.shape[0]
+        node_ids = np.asarray(node_ids)
+        if node_ids.size == 0:
+            return np.empty(0, np.int64)
+        lo, hi = int(node_ids.min()), int(node_ids.max())
+
+        def unknown() -> SonataError:
+            bad = np.setdiff1d(np.unique(node_ids), ids)[:5]
+            return SonataError(
+                f"{context or 'edges'} refer to node ids {', '.join(map(str, bad))} that node population "
+                f"{self.name!r} ({self.nodes_file}) does not have ({n} nodes); the edges and nodes files "
+                "are out of step: rebuild the network"
+            )
+
+        if self._ids_are_rows():
+            if lo < 0 or hi >= n:
+                raise unknown()
+            return node_ids  # no copy: the ids are the rows
+        order = self._id_order()
+        pos = np.searchsorted(ids[order], node_ids)
+        pos = np.minimum(pos, n - 1)
+        rows = order[pos]
+        if not np.array_equal(ids[rows], node_ids):
+            raise unknown()
+        return rows
+
+    def _ids_are_rows(self) -> bool:
+        return _cached(
+            self.nodes_file,
+            ("ids-are-rows", self.name),
+            lambda: bool(np.array_equal(self.node_ids(), np.arange(self.size, dtype=np.int64))),
+        )
+
+    def _id_order(self) -> np.ndarray:
+        return _cached(self.nodes_file, ("id-order", self.name), lambda: _frozen(np.argsort(self.node_ids(), kind="stable")))
+
+
+# ---------------------------------------------------------------------------------------
+# edges
+
+
+class EdgePopulation:
+    """One edge population: source/target node ids, edge types and per-edge attributes (lazy, cached).
+
+    ``source_population`` / ``target_population`` come from the ``node_population``
+    attribute of ``source_node_id`` / ``target_node_id`` (the name of the edge population
+    itself carries no meaning). Gap junctions are the rows whose edge type has
+    ``is_gap_junction`` (BMTK's ``gap_juncs_file`` only repeats those pairs for MPI bookkeeping).
+    """
+
+    def __init__(self, name: str, files: EdgeFiles, source_population: str, target_population: str,
+                 size: int, groups: dict[int, tuple[str, ...]]):
+        self.name = name
+        self.edges_file = Path(files.edges_file)
+        self.edge_types_file = Path(files.edge_types_file)
+        self.source_population = source_population
+        self.target_population = target_population
+        self.size = size
+        self.groups = groups
+
+    def __repr__(self) -> str:
+        return (f"EdgePopulation({self.name!r}, {self.source_population!r} -> {self.target_population!r}, "
+                f"size={self.size})")
+
+    def _where(self) -> str:
+        return f"edge population {self.name!r} ({self.edges_file})"
+
+    def _require_edges(self) -> None:
+        if self.size == 0:
+            raise EmptyPopulationError(
+                f"{self._where()} has no edges: its connection rules produced no connection. "
+                "Check the rules and node queries of the builder (or drop the population from the config)"
+            )
+
+    def _dataset(self, key: str) -> np.ndarray:
+        """An integer dataset of the population (int32 when it fits), read once and cached."""
+        self._require_edges()
+
+        def load() -> np.ndarray:
+            with _open_h5(self.edges_file) as f:
+                pop = f[f"edges/{self.name}"]
+                if key not in pop:
+                    if key == "edge_group_id":
+                        return _frozen(np.zeros(self.size, np.int32))
+                    if key == "edge_group_index":
+                        return _frozen(np.arange(self.size, dtype=np.int64))
+                    raise SonataError(f"{self._where()} has no {key!r} dataset; is it a SONATA edges file?")
+                return _frozen(_read_ints(pop[key]))
+
+        return _cached(self.edges_file, ("edges", self.name, key), load)
+
+    def source_node_ids(self) -> np.ndarray:
+        """``source_node_id`` of every edge row (int32, or int64 for ids beyond 2³¹)."""
+        return self._dataset("source_node_id")
+
+    def target_node_ids(self) -> np.ndarray:
+        """``target_node_id`` of every edge row (int32 or int64)."""
+        return self._dataset("target_node_id")
+
+    def edge_type_ids(self) -> np.ndarray:
+        """``edge_type_id`` of every edge row (int32 or int64)."""
+        return self._dataset("edge_type_id")
+
+    @property
+    def edge_types(self) -> pd.DataFrame:
+        """The edge-types CSV of this file, indexed by ``edge_type_id`` (shared by its populations)."""
+        return read_types_table(self.edge_types_file, "edge_type_id")
+
+    def _type_rows(self) -> np.ndarray:
+        def load() -> np.ndarray:
+            ids = self.edge_types.index.to_numpy(dtype=np.int64)
+            return _frozen(_lookup_rows(ids, self.edge_type_ids(), "edge_type_id", self._where()).astype(np.int32))
+
+        return _cached(self.edges_file, ("edge-type-rows", self.name, _stamp(self.edge_types_file)), load)
+
+    def attribute_names(self) -> list[str]:
+        """Per-edge datasets of the h5 groups and columns of the edge-types CSV."""
+        names = set(self.edge_types.columns)
+        for datasets in self.groups.values():
+            names.update(datasets)
+        names.add("edge_type_id")
+        return sorted(names)
+
+    def edge_attribute_names(self) -> list[str]:
+        """Only the per-edge datasets stored in the h5 groups (``syn_weight``, ``nsyns``, ...)."""
+        return sorted({n for datasets in self.groups.values() for n in datasets})
+
+    def _type_column(self, name: str) -> np.ndarray:
+        """A numeric edge-types column as float64 per type row (NaN = missing)."""
+        per_type = column_values(self.edge_types, name)
+        if per_type.dtype == object:
+            per_type = pd.to_numeric(pd.Series(per_type, dtype=object), errors="coerce").to_numpy(np.float64)
+            if np.isnan(per_type).all():
+                raise SonataError(f"edge attribute {name!r} of {self._where()} is text, not numeric; "
+                                  "text attributes of edge types are in list_connection_types()")
+        return per_type.astype(np.float64)
+
+    def values(self, name: str, mask: np.ndarray | None = None) -> np.ndarray:
+        """Per-edge values of a numeric attribute (float64; NaN where an edge has none).
+
+        h5 group datasets take precedence; edges of groups without the dataset take the
+        edge-types CSV value of their type, if the CSV has that column. ``mask`` (bool per
+        row) returns only those rows; attributes found only in the CSV are then never
+        expanded to every edge (and never cached per edge).
+        """
+        if name == "edge_type_id":
+            ids = self.edge_type_ids()
+            return ids if mask is None else ids[mask]
+        self._require_edges()
+        types = self.edge_types
+        in_groups = [g for g, ds in self.groups.items() if name in ds]
+        if name not in types.columns and not in_groups:
+            raise AttributeNotFoundError(
+                f"{self._where()} has no attribute {name!r}; its attributes are: "
+                f"{', '.join(self.attribute_names())}"
+            )
+        if not in_groups:
+            rows = self._type_rows()
+            return self._type_column(name)[rows if mask is None else rows[mask]]
+
+        def load() -> np.ndarray:
+            if name in types.columns:
+                try:
+                    out = self._type_column(name)[self._type_rows()]
+                except SonataError:
+                    out = np.full(self.size, np.nan)
+            else:
+                out = np.full(self.size, np.nan)
+            with _open_h5(self.edges_file) as f:
+                pop = f[f"edges/{self.name}"]
+                for g in in_groups:
+                    group_values = _read_array(pop[f"{g}/{name}"], np.float64)
+                    if self._one_group_in_order():
+                        out = group_values  # the common layout: no gather needed
+                        continue
+                    rows = np.flatnonzero(self._dataset("edge_group_id") == g)
+                    out[rows] = group_values[self._dataset("edge_group_index")[rows]]
+            return _frozen(out)
+
+        full = _cached(self.edges_file, ("edge-values", self.name, name, _stamp(self.edge_types_file)), load)
+        return full if mask is None else full[mask]
+
+    def _one_group_in_order(self) -> bool:
+        """True when all edges are in one group, stored in row order (group index = row)."""
+        if len(self.groups) != 1:
+            return False
+        group = next(iter(self.groups))
+
+        def load() -> bool:
+            # streamed: the common single-group file never keeps its group id/index arrays
+            with _open_h5(self.edges_file) as f:
+                pop = f[f"edges/{self.name}"]
+                for start in range(0, self.size, READ_CHUNK):
+                    stop = min(self.size, start + READ_CHUNK)
+                    if "edge_group_id" in pop and np.any(pop["edge_group_id"][start:stop] != group):
+                        return False
+                    if "edge_group_index" in pop and not np.array_equal(pop["edge_group_index"][start:stop],
+                                                                        np.arange(start, stop)):
+                        return False
+            return True
+
+        return _cached(self.edges_file, ("one-group", self.name), load)
+
+    def synapse_counts(self) -> np.ndarray | None:
+        """Synapses of every edge row (``nsyns``, int32), or None when every row is one synapse.
+
+        Groups without ``nsyns`` (BMTK writes one row per synapse for them) count 1 per row.
+        """
+        in_groups = [g for g, ds in self.groups.items() if "nsyns" in ds]
+        in_csv = "nsyns" in self.edge_types.columns
+        if not in_groups and not in_csv:
+            return None
+
+        def load() -> np.ndarray:
+            if in_csv:  # per-type counts, overridden below by per-edge ones
+                per_type = pd.to_numeric(self.edge_types["nsyns"], errors="coerce").fillna(1).to_numpy()
+                out = per_type.astype(np.int32)[self._type_rows()]
+            else:
+                out = np.ones(self.size, np.int32)
+            with _open_h5(self.edges_file) as f:
+                pop = f[f"edges/{self.name}"]
+                for g in in_groups:
+                    counts = _read_ints(pop[f"{g}/nsyns"])
+                    if self._one_group_in_order():
+                        out = counts
+                        continue
+                    rows = np.flatnonzero(self._dataset("edge_group_id") == g)
+                    out[rows] = counts[self._dataset("edge_group_index")[rows]]
+            return _frozen(out)
+
+        self._require_edges()
+        return _cached(self.edges_file, ("nsyns", self.name, _stamp(self.edge_types_file)), load)
+
+    def gap_junction_type_ids(self) -> np.ndarray:
+        """Edge type ids flagged ``is_gap_junction`` in the edge-types CSV."""
+        types = self.edge_types
+        ids = types.index.to_numpy(dtype=np.int64)
+        if "is_gap_junction" not in types.columns:
+            return np.empty(0, np.int64)
+        flags = np.array([truthy(v) for v in column_values(types, "is_gap_junction")], dtype=bool)
+        return ids[flags]
+
+    def gap_junction_mask(self) -> np.ndarray | None:
+        """Per-row bool: is the row a gap junction? None when no row is (the common case, no array)."""
+        gap_ids = self.gap_junction_type_ids()
+        if gap_ids.size == 0:
+            return None
+        return _cached(self.edges_file, ("gap-mask", self.name, _stamp(self.edge_types_file)),
+                       lambda: _frozen(np.isin(self.edge_type_ids(), gap_ids)))
+
+
+# ---------------------------------------------------------------------------------------
+# the network
+
+
+def _listed_populations(path: Path, root: str) -> list[str]:
+    def load() -> list[str]:
+        with _open_h5(path) as f:
+            if root not in f:
+                raise SonataError(f"{path} has no /{root} group; is it a SONATA {root} file?")
+            return list(f[root].keys())
+
+    return _cached(path, ("populations", root), load)
+
+
+def _edge_meta(path: Path, name: str) -> tuple[str | None, str | None, int, dict[int, tuple[str, ...]]]:
+    def load() -> tuple[str | None, str | None, int, dict[int, tuple[str, ...]]]:
+        with _open_h5(path) as f:
+            pop = f[f"edges/{name}"]
+            if "source_node_id" not in pop or "target_node_id" not in pop:
+                raise SonataError(f"edge population {name!r} in {path} has no source_node_id/target_node_id")
+
+            def attr(key: str) -> str | None:
+                v = pop[key].attrs.get("node_population")
+                if v is None:
+                    return None
+                if isinstance(v, bytes):
+                    return v.decode()
+                if isinstance(v, np.ndarray):
+                    v = v.ravel()[0]
+                return v.decode() if isinstance(v, bytes) else str(v)
+
+            return attr("source_node_id"), attr("target_node_id"), int(pop["source_node_id"].shape[0]), _group_layout(pop)
+
+    return _cached(path, ("edge-meta", name), load)
+
+
+class SonataNetwork:
+    """Every node and edge population a BMTK config lists (files checked, arrays read lazily).
+
+    ``SonataNetwork("simulation_config.json")`` or ``SonataNetwork(load_config(...))``.
+    """
+
+    def __init__(self, config: ModelConfig | str | Path):
+        self.config = config if isinstance(config, ModelConfig) else load_config(config)
+        self._nodes: dict[str, NodePopulation] = {}
+        self._edges: dict[str, EdgePopulation] = {}
+        for i, files in enumerate(self.config.nodes):
+            self._check_files(files.nodes_file, files.node_types_file, f"networks.nodes[{i}]")
+            for name in _listed_populations(Path(files.nodes_file), "nodes"):
+                if name in self._nodes:
+                    raise SonataError(
+                        f"node population {name!r} appears in {self._nodes[name].nodes_file} and in "
+                        f"{files.nodes_file}; each population must be listed once in {self.config.path}"
+                    )
+                self._nodes[name] = NodePopulation(name, files)
+        for i, files in enumerate(self.config.edges):
+            self._check_files(files.edges_file, files.edge_types_file, f"networks.edges[{i}]")
+            for name in _listed_populations(Path(files.edges_file), "edges"):
+                self._add_edge_population(name, files)
+
+    def _check_files(self, h5: Path, csv: Path, where: str) -> None:
+        for p, what in ((h5, "h5 file"), (csv, "types CSV")):
+            if not Path(p).is_file():
+                raise MissingFileError(
+                    f"{where} of {self.config.path} names the {what} {p}, which does not exist: "
+                    "build the network first (run its build script) or fix the path in the config"
+                )
+
+    def _add_edge_population(self, name: str, files: EdgeFiles) -> None:
+        path = Path(files.edges_file)
+        if name in self._edges:
+            raise SonataError(f"edge population {name!r} appears in two edge files ({self._edges[name].edges_file}, {path})")
+        src, tgt, size, groups = _edge_meta(path, name)
+        if src is None or tgt is None:
+            # Pre-SONATA-1.0 files lack the attribute; BMTK then names populations "<src>_to_<tgt>".
+            guess = name.split("_to_") if "_to_" in name else []
+            if len(guess) == 2 and all(g in self._nodes for g in guess):
+                warnings.warn(
+                    f"{path}: edge population {name!r} has no node_population attribute; "
+                    f"assuming {guess[0]} -> {guess[1]} from its name",
+                    stacklevel=3,
+                )
+                src, tgt = src or guess[0], tgt or guess[1]
+            else:
+                raise SonataError(
+                    f"edge population {name!r} in {path} does not say which node populations it connects "
+                    "(source_node_id/target_node_id lack the 'node_population' attribute); rebuild it with BMTK"
+                )
+        for role, pop in (("source", src), ("target", tgt)):
+            if pop not in self._nodes:
+                raise PopulationNotFoundError(
+                    f"edge population {name!r} ({path}) has {role}s in node population {pop!r}, which "
+                    f"{self.config.path} does not list (listed: {', '.join(self._nodes) or 'none'}); "
+                    "add its nodes file to networks.nodes"
+                )
+        self._edges[name] = EdgePopulation(name, files, src, tgt, size, groups)
+
+    # -- lookups ---------------------------------------------------------------------------
+    @property
+    def node_population_names(self) -> list[str]:
+        """Node populations in config order (virtual ones included)."""
+        return list(self._nodes)
+
+    @property
+    def edge_population_names(self) -> list[str]:
+        """Edge populations in config order."""
+        return list(self._edges)
+
+    def node_population(self, name: str) -> NodePopulation:
+        try:
+            return self._nodes[name]
+        except KeyError:
+            raise PopulationNotFoundError(
+                f"node population {name!r} is not in {self.config.path}; "
+                f"the config lists: {', '.join(self._nodes) or 'none'}"
+            ) from None
+
+    def edge_population(self, name: str) -> EdgePopulation:
+        try:
+            return self._edges[name]
+        except KeyError:
+            raise PopulationNotFoundError(
+                f"edge population {name!r} is not in {self.config.path}; "
+                f"the config lists: {', '.join(self._edges) or 'none'}"
+            ) from None
+
+    def node_populations(self) -> list[NodePopulation]:
+        return list(self._nodes.values())
+
+    def edge_populations(self) -> list[EdgePopulation]:
+        return list(self._edges.values())
+
+    def resolve_node_populations(self, which: str | Iterable[str]) -> list[str]:
+        """``"all"``, one population name or a list of names -> validated names in config order."""
+        if isinstance(which, str):
+            names = list(self._nodes) if which == "all" else [which]
+        else:
+            names = list(which)
+            if "all" in names:
+                names = list(self._nodes)
+        if not names:
+            raise PopulationNotFoundError("no node population selected; pass 'all', a population name or a list")
+        for n in names:
+            self.node_population(n)
+        return [n for n in self._nodes if n in set(names)]
+
+    def edges_between(self, sources: Iterable[str], targets: Iterable[str]) -> list[EdgePopulation]:
+        """Edge populations from any of ``sources`` to any of ``targets`` (chemical and gap)."""
+        s, t = set(sources), set(targets)
+        return [e for e in self._edges.values() if e.source_population in s and e.target_population in t]

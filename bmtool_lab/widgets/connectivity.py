@@ -1,0 +1,395 @@
+"""The connectivity dashboard: a bqplot heatmap of a ConnectivityExplorer matrix with pickers,
+hover text, click-to-details and export.
+
+Built only when displayed (``ConnectivityExplorer._repr_mimebundle_``), so headless use never
+imports ipywidgets or bqplot. Every callback catches its errors and shows them in the status
+line (ipywidgets swallows exceptions raised in observers). Stable CSS classes (``bmtl-conn-*``)
+let browser tests find the parts.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import bqplot as bq
+import ipywidgets as w
+import numpy as np
+from bqplot.traits import array_dimension_bounds, array_serialization
+from traittypes import Array
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from ..model.connection_types import ConnectionType
+    from ..tuning.connectivity import ConnectivityExplorer
+
+__all__ = ["ConnectivityDashboard"]
+
+#: Largest grid drawn with bqplot's SVG GridHeatMap (rows or columns).
+MAX_GRID = 100
+
+_STAT_METRICS = ("convergence", "divergence", "gap_convergence")
+_COUNT_METRICS = ("total", "convergence", "divergence")
+_GAP_METRICS = ("gap_percent", "gap_convergence")
+_NO_TUNER = "The synapse tuner is not available yet: set dashboard.on_open_synapse_tuner to a callback"
+
+
+class _GridHeatMap(bq.GridHeatMap):
+    """GridHeatMap whose arrays are not squeezed: bqplot turns a 1×N matrix into a vector (and
+    1×1 into a scalar), which its front end cannot draw; one source or target group is common."""
+
+    row = Array(None, allow_none=True).tag(sync=True, scaled=True, rtype="Number", atype="bqplot.Axis",
+                                           **array_serialization).valid(array_dimension_bounds(1, 1))
+    column = Array(None, allow_none=True).tag(sync=True, scaled=True, rtype="Number", atype="bqplot.Axis",
+                                              **array_serialization).valid(array_dimension_bounds(1, 1))
+    color = Array(None, allow_none=True).tag(sync=True, scaled=True, rtype="Color", atype="bqplot.ColorAxis",
+                                             **array_serialization).valid(array_dimension_bounds(2, 2))
+
+
+def _fmt(x: float) -> str:
+    if x is None or not np.isfinite(x):
+        return "–"
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:.3g}"
+
+
+def _dropdown(options: list, value: Any, description: str, css: str, width: str = "210px") -> w.Dropdown:
+    d = w.Dropdown(options=options, value=value, description=description,
+                   layout=w.Layout(width=width), style={"description_width": "70px"})
+    d.add_class(css)
+    return d
+
+
+def _histogram_figure(title: str, x_label: str, css: str) -> tuple[bq.Figure, bq.Bars]:
+    xs, ys = bq.LinearScale(), bq.LinearScale(min=0)
+    bars = bq.Bars(x=np.zeros(1), y=np.zeros(1), scales={"x": xs, "y": ys}, align="right", padding=0.05,
+                   colors=["#4a7ab5"])
+    fig = bq.Figure(marks=[bars], axes=[bq.Axis(scale=xs, label=x_label, num_ticks=5),
+                                        bq.Axis(scale=ys, side="left", label="count", num_ticks=4)],
+                    title=title, layout=w.Layout(width="300px", height="220px"),
+                    fig_margin={"top": 30, "bottom": 40, "left": 50, "right": 10})
+    fig.add_class(css)
+    return fig, bars
+
+
+class ConnectivityDashboard(w.VBox):
+    """Heatmap + pickers + details for a :class:`ConnectivityExplorer`.
+
+    ``on_open_synapse_tuner``: a callable taking the :class:`ConnectionType` chosen in the
+    details area; while None the "Open synapse tuner" button is disabled and says why.
+    """
+
+    def __init__(self, explorer: ConnectivityExplorer, *, metric: str = "percent", group_by: str | None = None,
+                 sources: str = "all", targets: str = "all",
+                 on_open_synapse_tuner: Callable[[ConnectionType], Any] | None = None):
+        self.explorer = explorer
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._involved: list[ConnectionType] = []
+        pops = ["all", *explorer.node_populations]
+        attrs = explorer.group_attributes()
+        default_group = group_by or explorer.group_by or ("pop_name" if "pop_name" in attrs else attrs[-1])
+
+        self.metric = _dropdown(list(explorer.metrics), metric, "metric", "bmtl-conn-metric")
+        self.stat = _dropdown(["mean", "std", "min", "max"], "mean", "statistic", "bmtl-conn-stat", "170px")
+        self.count = _dropdown(["connections", "synapses", "rows"], "connections", "count", "bmtl-conn-count")
+        self.group_by = _dropdown(attrs, default_group if default_group in attrs else attrs[0], "group by",
+                                  "bmtl-conn-groupby")
+        self.sources = _dropdown(pops, sources, "sources", "bmtl-conn-sources", "190px")
+        self.targets = _dropdown(pops, targets, "targets", "bmtl-conn-targets", "190px")
+        self.convention = _dropdown(["sonata", "bmtool"], "sonata", "convention", "bmtl-conn-convention", "190px")
+        self.connected_only = w.Checkbox(False, description="connected cells only", indent=False,
+                                         layout=w.Layout(width="170px"))
+        self.connected_only.add_class("bmtl-conn-connected-only")
+        self.symmetric = w.Checkbox(False, description="gap junctions both ways", indent=False,
+                                    layout=w.Layout(width="190px"))
+        self.symmetric.add_class("bmtl-conn-symmetric")
+
+        # heatmap: rows = source groups (top to bottom), columns = target groups
+        self._row_scale = bq.OrdinalScale(reverse=True)
+        self._col_scale = bq.OrdinalScale()
+        self._color_scale = bq.ColorScale(scheme="viridis", min=0)
+        self.hover = w.HTML("", layout=w.Layout(padding="4px"))
+        self.hover.add_class("bmtl-conn-hover")
+        self.heatmap = _GridHeatMap(color=np.zeros((1, 1)), row=np.array(["–"]), column=np.array(["–"]),
+                                      scales={"row": self._row_scale, "column": self._col_scale,
+                                              "color": self._color_scale},
+                                      interactions={"click": "select", "hover": "tooltip"},
+                                      selected_style={"stroke": "red", "stroke-width": "3px"},
+                                      null_color="#eeeeee", stroke="white", tooltip=self.hover,
+                                      display_format=".3g", font_style={"font-size": "10px"})
+        self._row_axis = bq.Axis(scale=self._row_scale, side="left", label="source")
+        self._col_axis = bq.Axis(scale=self._col_scale, label="target", tick_rotate=-30)
+        self._color_axis = bq.ColorAxis(scale=self._color_scale, side="right")
+        self.figure = bq.Figure(marks=[self.heatmap], axes=[self._row_axis, self._col_axis, self._color_axis],
+                                layout=w.Layout(width="560px", height="480px"),
+                                fig_margin={"top": 40, "bottom": 70, "left": 90, "right": 80})
+        self.figure.add_class("bmtl-conn-heatmap")
+        self.heatmap.on_hover(self._on_hover)
+        self.heatmap.observe(self._on_select, "selected")
+
+        # details of the clicked group pair
+        self.summary = w.HTML("<i>Click a cell to see its connections.</i>")
+        self.summary.add_class("bmtl-conn-summary")
+        self.degree_fig, self._degree_bars = _histogram_figure("convergence", "sources per target cell",
+                                                               "bmtl-conn-degree-hist")
+        self.weight_fig, self._weight_bars = _histogram_figure("syn_weight", "syn_weight", "bmtl-conn-weight-hist")
+        self.delay_fig, self._delay_bars = _histogram_figure("delay", "delay (ms)", "bmtl-conn-delay-hist")
+        self.edge_types = w.HTML("")
+        self.edge_types.add_class("bmtl-conn-edge-types")
+        self.tuner_type = _dropdown([], None, "type", "bmtl-conn-tuner-type", "260px")
+        self.open_tuner = w.Button(description="Open synapse tuner", icon="sliders", disabled=True, tooltip=_NO_TUNER)
+        self.open_tuner.add_class("bmtl-conn-open-tuner")
+        self.open_tuner.on_click(self._on_open_tuner)
+        self.details = w.VBox([
+            self.summary,
+            w.HBox([self.degree_fig, self.weight_fig, self.delay_fig]),
+            self.edge_types,
+            w.HBox([self.tuner_type, self.open_tuner]),
+        ], layout=w.Layout(display="none"))
+        self.details.add_class("bmtl-conn-details")
+
+        # export
+        self.export_path = w.Text(value="", placeholder=str(self._default_csv()), description="CSV path",
+                                  layout=w.Layout(width="420px"), style={"description_width": "70px"})
+        self.export_path.add_class("bmtl-conn-export-path")
+        self.export_csv = w.Button(description="Export CSV", icon="download")
+        self.export_csv.add_class("bmtl-conn-export-csv")
+        self.export_csv.on_click(self._on_export_csv)
+        self.export_png = w.Button(description="Export PNG", icon="image",
+                                   tooltip="Saves the heatmap as drawn in the browser (needs a front end)")
+        self.export_png.add_class("bmtl-conn-export-png")
+        self.export_png.on_click(self._on_export_png)
+        self.status = w.HTML("")
+        self.status.add_class("bmtl-conn-status")
+
+        controls = w.VBox([
+            w.HBox([self.metric, self.stat, self.count, self.connected_only]),
+            w.HBox([self.group_by, self.sources, self.targets, self.convention, self.symmetric]),
+        ])
+        super().__init__([controls, self.figure, w.HBox([self.export_path, self.export_csv, self.export_png]),
+                          self.status, self.details])
+        self.add_class("bmtl-conn")
+        self._tuner_callback = on_open_synapse_tuner if on_open_synapse_tuner is not None \
+            else explorer.on_open_synapse_tuner
+        for control in (self.metric, self.stat, self.count, self.group_by, self.sources, self.targets,
+                        self.convention, self.connected_only, self.symmetric):
+            control.observe(self._on_control, "value")
+        self.refresh()
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def on_open_synapse_tuner(self) -> Callable[[ConnectionType], Any] | None:
+        return self._tuner_callback
+
+    @on_open_synapse_tuner.setter
+    def on_open_synapse_tuner(self, callback: Callable[[ConnectionType], Any] | None) -> None:
+        self._tuner_callback = callback
+        self._update_tuner_button()
+
+    def query(self) -> dict[str, Any]:
+        """The explorer arguments the pickers stand for."""
+        return {"metric": self.metric.value, "group_by": self.group_by.value, "sources": self.sources.value,
+                "targets": self.targets.value, "stat": self.stat.value, "count": self.count.value,
+                "connected_only": self.connected_only.value, "symmetric": self.symmetric.value,
+                "convention": self.convention.value}
+
+    def _selection_kwargs(self) -> dict[str, Any]:
+        q = self.query()
+        return {"group_by": q["group_by"], "sources": q["sources"], "targets": q["targets"]}
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        color = "#b00020" if error else "#333"
+        self.status.value = f'<span style="color:{color}">{html.escape(text)}</span>' if text else ""
+
+    def _default_csv(self) -> Path:
+        q = {"metric": "percent", "stat": "mean"}
+        if hasattr(self, "metric"):
+            q = self.query()
+        suffix = f"_{q['stat']}" if q["metric"] in _STAT_METRICS else ""
+        return Path(self.explorer.config.path).parent / f"connectivity_{q['metric']}{suffix}.csv"
+
+    # -- updates -----------------------------------------------------------------------------
+    def _on_control(self, change: dict) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute the matrix for the pickers' state and redraw (errors go to the status line)."""
+        q = self.query()
+        metric = q["metric"]
+        self.stat.disabled = metric not in _STAT_METRICS
+        self.count.disabled = metric not in _COUNT_METRICS
+        self.connected_only.disabled = metric not in _STAT_METRICS
+        self.symmetric.disabled = metric not in _GAP_METRICS
+        self.export_path.placeholder = str(self._default_csv())
+        try:
+            frames = self.explorer.matrix_terms(**q)
+        except Exception as err:  # noqa: BLE001 - shown to the user, the dashboard stays usable
+            self._set_status(f"{type(err).__name__}: {err}", error=True)
+            return
+        value = frames["value"]
+        if max(value.shape) > MAX_GRID:
+            self._set_status(f"{value.shape[0]} × {value.shape[1]} groups is more than the heatmap draws "
+                             f"({MAX_GRID}); group by a coarser attribute or pick fewer populations", error=True)
+            return
+        self._frames = frames
+        color = value.to_numpy(dtype=float)
+        with self.heatmap.hold_sync():
+            self.heatmap.selected = None
+            # bqplot validates row/column against the current color shape: set the color first
+            self.heatmap.row = None
+            self.heatmap.column = None
+            self.heatmap.color = color
+            self.heatmap.row = np.array([str(v) for v in value.index])
+            self.heatmap.column = np.array([str(v) for v in value.columns])
+        finite = color[np.isfinite(color)]
+        self._color_scale.max = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+        attrs = value.attrs
+        self._row_axis.label = f"source {attrs['group_by']}"
+        self._col_axis.label = f"target {attrs['group_by']}"
+        stat = f" ({attrs['stat']})" if "stat" in attrs else ""
+        self.figure.title = f"{metric}{stat} [{attrs['units']}]"
+        note = attrs.get("note", "")
+        self._set_status(note or f"{value.shape[0]} source × {value.shape[1]} target groups; "
+                                  f"numerator: {attrs.get('numerator', '')}; denominator: {attrs.get('denominator', '')}")
+        self.details.layout.display = "none"
+        self.hover.value = ""
+
+    def _cell(self, row: int, col: int) -> tuple[Any, Any]:
+        value = self._frames["value"]
+        return value.index[row], value.columns[col]
+
+    def _on_hover(self, mark: Any, event: dict) -> None:
+        try:
+            data = event.get("data") or {}
+            r, c = int(data["rowNum"]), int(data["columnNum"])
+            self.hover.value = self.hover_text(r, c)
+        except Exception as err:  # noqa: BLE001
+            self.hover.value = html.escape(f"{type(err).__name__}: {err}")
+
+    def hover_text(self, row: int, col: int) -> str:
+        """Value with its numerator and denominator for grid cell (row, col), as HTML."""
+        f = self._frames
+        if not f:
+            return ""
+        attrs = f["value"].attrs
+        src, tgt = self._cell(row, col)
+        v, num, den = (f[k].iat[row, col] for k in ("value", "numerator", "denominator"))
+        lines = [f"<b>{html.escape(str(src))} → {html.escape(str(tgt))}</b>",
+                 f"{html.escape(attrs['metric'])}: <b>{_fmt(v)}</b> {html.escape(attrs['units'])}"]
+        if attrs.get("denominator", "none") != "none":
+            lines.append(f"{_fmt(num)} {html.escape(attrs.get('numerator', ''))} / {_fmt(den)} "
+                         f"{html.escape(attrs['denominator'])}")
+        return "<br>".join(lines)
+
+    def _on_select(self, change: dict) -> None:
+        sel = change["new"]
+        if sel is None or len(sel) == 0:
+            self.details.layout.display = "none"
+            return
+        r, c = (int(x) for x in np.asarray(sel[-1]).ravel()[:2])
+        try:
+            self.show_details(*self._cell(r, c))
+        except Exception as err:  # noqa: BLE001
+            self._set_status(f"{type(err).__name__}: {err}", error=True)
+
+    def select(self, source_group: Any, target_group: Any) -> None:
+        """Select a cell by its group labels (as a click on the heatmap does)."""
+        value = self._frames["value"]
+        r = [str(v) for v in value.index].index(str(source_group))
+        c = [str(v) for v in value.columns].index(str(target_group))
+        self.heatmap.selected = [[r, c]]
+
+    def show_details(self, source_group: Any, target_group: Any) -> None:
+        """Fill the details area for one group pair: counts, histograms, edge types."""
+        kw = self._selection_kwargs()
+        d = self.explorer.details(source_group, target_group, **kw)
+        metric = self.metric.value
+        direction = "divergence" if metric == "divergence" else "convergence"
+        count = self.count.value if metric in _COUNT_METRICS else "connections"
+        gap = metric in _GAP_METRICS
+        hist = self.explorer.histogram(source_group, target_group, direction, count=count, gap_junctions=gap, **kw)
+        conv, div = d.convergence, d.divergence
+        src, tgt = html.escape(str(d.source_group)), html.escape(str(d.target_group))
+        self.summary.value = (
+            f"<b>{src} → {tgt}</b> ({html.escape(d.group_by)}): {d.n_source_cells} source and "
+            f"{d.n_target_cells} target cells<br>"
+            f"{d.connections} connections of {d.possible_pairs} possible pairs ({_fmt(d.percent)} %), "
+            f"{d.edge_rows} edge rows, {d.synapses} synapses, {d.bidirectional_pairs} pairs connected both ways, "
+            f"{d.gap_junction_pairs} gap-junction pairs<br>"
+            f"convergence {_fmt(conv['mean'])} ± {_fmt(conv['std'])} (min {_fmt(conv['min'])}, max "
+            f"{_fmt(conv['max'])}); divergence {_fmt(div['mean'])} ± {_fmt(div['std'])} "
+            f"(min {_fmt(div['min'])}, max {_fmt(div['max'])}) connections per cell"
+        )
+        with self.degree_fig.hold_sync():
+            self._set_bars(self._degree_bars, hist)
+            self.degree_fig.title = f"{direction} ({count})"
+            self.degree_fig.axes[0].label = ("sources per target cell" if direction == "convergence"
+                                             else "targets per source cell")
+        for bars, values in ((self._weight_bars, d.syn_weight), (self._delay_bars, d.delay)):
+            finite = values[np.isfinite(values)] if values.size else values
+            if finite.size:
+                counts, edges = np.histogram(finite, bins=min(20, max(1, np.unique(finite).size)))
+            else:
+                counts, edges = np.zeros(1, int), np.array([0.0, 1.0])
+            with bars.hold_sync():
+                bars.x, bars.y = edges[1:], counts
+        types = d.edge_types
+        if types.empty:
+            self.edge_types.value = "<i>No edges between these groups.</i>"
+        else:
+            rows = "".join(
+                f"<tr><td>{html.escape(str(t.name))}</td><td>{html.escape(str(t.edge_population))}</td>"
+                f"<td>{t.edge_type_id}</td><td>{t.n_edges}</td><td>{t.n_synapses}</td>"
+                f"<td>{'gap junction' if t.is_gap_junction else html.escape(str(t.model_template or ''))}</td>"
+                f"<td>{html.escape(str(t.dynamics_params or ''))}</td></tr>"
+                for t in types.itertuples())
+            self.edge_types.value = ("<table><tr><th>connection type</th><th>edge population</th><th>id</th>"
+                                     f"<th>edges</th><th>synapses</th><th>mechanism</th><th>dynamics</th></tr>"
+                                     f"{rows}</table>")
+        by_key = {ct.key: ct for ct in self.explorer.connection_types()}
+        self._involved = [by_key[k] for k in zip(types["edge_population"], types["edge_type_id"], strict=True)
+                          if k in by_key and not by_key[k].is_gap_junction]
+        self.tuner_type.options = [(ct.name, i) for i, ct in enumerate(self._involved)]
+        self.tuner_type.value = 0 if self._involved else None
+        self._update_tuner_button()
+        self.details.layout.display = "flex"
+
+    @staticmethod
+    def _set_bars(bars: bq.Bars, hist: pd.DataFrame) -> None:
+        if hist.empty:
+            bars.x, bars.y = np.zeros(1), np.zeros(1)
+        else:
+            bars.x, bars.y = hist["bin_end"].to_numpy(float), hist["count"].to_numpy(float)
+
+    def _update_tuner_button(self) -> None:
+        if self._tuner_callback is None:
+            self.open_tuner.disabled, self.open_tuner.tooltip = True, _NO_TUNER
+        elif not self._involved:
+            self.open_tuner.disabled, self.open_tuner.tooltip = True, "No synapse type between these groups"
+        else:
+            self.open_tuner.disabled, self.open_tuner.tooltip = False, "Tune the chosen connection type"
+
+    def _on_open_tuner(self, _button: Any) -> None:
+        if self._tuner_callback is None or self.tuner_type.value is None:
+            return
+        try:
+            self._tuner_callback(self._involved[self.tuner_type.value])
+        except Exception as err:  # noqa: BLE001
+            self._set_status(f"synapse tuner: {type(err).__name__}: {err}", error=True)
+
+    # -- export ---------------------------------------------------------------------------------
+    def _on_export_csv(self, _button: Any) -> None:
+        path = Path(self.export_path.value.strip() or self._default_csv()).expanduser()
+        try:
+            written = self.explorer.to_csv(path, **self.query())
+        except Exception as err:  # noqa: BLE001
+            self._set_status(f"export failed: {type(err).__name__}: {err}", error=True)
+            return
+        self._set_status(f"wrote {written}")
+
+    def _on_export_png(self, _button: Any) -> None:
+        name = Path(self.export_path.value.strip() or self._default_csv()).with_suffix(".png").name
+        self.figure.save_png(name)  # rendered and downloaded by the browser
+        self._set_status(f"asked the browser to save {name}")
