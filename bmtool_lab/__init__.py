@@ -25,8 +25,8 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .examples import build_example
-    from .model.config import load_config
+    from .examples import build_example  # noqa: F401  (re-exported lazily)
+    from .model.config import load_config  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

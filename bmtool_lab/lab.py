@@ -49,19 +49,21 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
     problems.extend(cfg.missing_files())
     problems.extend(_node_set_problems(cfg.node_sets))
     try:
-        from .model.connection_types import default_group_attribute
+        import numpy as np
+
+        from .model.connection_types import group_attribute_for
         from .model.sonata import SonataNetwork
 
         net = SonataNetwork(cfg)
         for name in net.node_population_names:
             pop = net.node_population(name)
-            attr = default_group_attribute(pop.attribute_names())
-            codes, labels = pop.labels(attr)
-            import numpy as np
-
-            counts = np.bincount(codes, minlength=len(labels))
-            for label, count in zip(labels, counts):
+            codes, labels = pop.labels(group_attribute_for(pop))
+            # code -1: nodes without a value for the attribute (counted as "(none)")
+            counts = np.bincount(codes[codes >= 0], minlength=len(labels))
+            for label, count in zip(labels, counts, strict=True):
                 info["populations"].append({"population": name, "group": str(label), "count": int(count)})
+            if (codes < 0).any():
+                info["populations"].append({"population": name, "group": "(none)", "count": int((codes < 0).sum())})
     except Exception as err:  # the panel must stay usable on a broken network
         problems.append(f"nodes: {err}")
     try:
