@@ -79,6 +79,10 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     notif = home / "settings" / "@jupyterlab" / "apputils-extension"
     notif.mkdir(parents=True)
     (notif / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    # Keep every cell's output in the DOM (JupyterLab 4 detaches off-screen parts by default).
+    nbset = home / "settings" / "@jupyterlab" / "notebook-extension"
+    nbset.mkdir(parents=True)
+    (nbset / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     log = ARTIFACTS / "jupyter-lab.log"
     ARTIFACTS.mkdir(exist_ok=True)
     cmd = [

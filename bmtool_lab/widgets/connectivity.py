@@ -115,7 +115,7 @@ class ConnectivityDashboard(w.VBox):
         self.heatmap = _GridHeatMap(color=np.zeros((1, 1)), row=np.array(["–"]), column=np.array(["–"]),
                                       scales={"row": self._row_scale, "column": self._col_scale,
                                               "color": self._color_scale},
-                                      interactions={"click": "select", "hover": "tooltip"},
+                                      interactions={"hover": "tooltip"},
                                       selected_style={"stroke": "red", "stroke-width": "3px"},
                                       null_color="#eeeeee", stroke="white", tooltip=self.hover,
                                       display_format=".3g", font_style={"font-size": "10px"})
@@ -128,6 +128,11 @@ class ConnectivityDashboard(w.VBox):
         self.figure.add_class("bmtl-conn-heatmap")
         self.heatmap.on_hover(self._on_hover)
         self.heatmap.observe(self._on_select, "selected")
+        # bqplot's GridHeatMap "click: select" handler gets no cell (it throws, and the click never
+        # reaches Python), so selection is ours: the element-click message carries the cell's data
+        # when bqplot finds it; otherwise the last hovered cell (a click follows a hover) is used.
+        self._hovered: tuple[int, int] | None = None
+        self.heatmap.on_element_click(self._on_click)
 
         # details of the clicked group pair
         self.summary = w.HTML("<i>Click a cell to see its connections.</i>")
@@ -264,9 +269,19 @@ class ConnectivityDashboard(w.VBox):
         try:
             data = event.get("data") or {}
             r, c = int(data["rowNum"]), int(data["columnNum"])
+            self._hovered = (r, c)
             self.hover.value = self.hover_text(r, c)
         except Exception as err:  # noqa: BLE001
             self.hover.value = html.escape(f"{type(err).__name__}: {err}")
+
+    def _on_click(self, mark: Any, event: dict) -> None:
+        data = (event or {}).get("data") or {}
+        try:
+            cell = (int(data["rowNum"]), int(data["columnNum"]))
+        except (KeyError, TypeError, ValueError):
+            cell = self._hovered
+        if cell is not None:
+            self.heatmap.selected = [list(cell)]
 
     def hover_text(self, row: int, col: int) -> str:
         """Value with its numerator and denominator for grid cell (row, col), as HTML."""
