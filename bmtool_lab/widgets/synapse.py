@@ -1,0 +1,405 @@
+"""The synapse tuner dashboard: connection picker, protocol controls, one control per parameter,
+live traces (TracePanel), metrics table, pin/compare, undo/redo and save with a diff preview.
+
+Every control change re-runs at once through the tuner's worker ("latest wins"): the kernel
+never blocks, and results arrive from a background thread through the tuner's listeners.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import threading
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+
+from .trace import TracePanel
+
+METRIC_ROWS = [
+    # key, label, unit
+    ("amplitude", "amplitude", None),
+    ("latency_ms", "latency", "ms"),
+    ("rise_time_ms", "rise time", "ms"),
+    ("decay_tau_ms", "decay τ", "ms"),
+    ("decay_r2", "decay fit R²", ""),
+    ("half_width_ms", "half-width", "ms"),
+    ("charge", "charge", None),
+    ("simple_ppr", "simple PPR (A₂/A₁)", ""),
+    ("ppr", "PPR", ""),
+    ("induction", "induction", ""),
+    ("recovery", "recovery", ""),
+]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return html.escape(str(value))
+    if math.isnan(v):
+        return "–"
+    return f"{v:.4g}"
+
+
+class _ParamControl:
+    """Slider (log or linear) + exact numeric box for one mechanism parameter."""
+
+    def __init__(self, spec: Any, on_change) -> None:
+        self.name = spec.name
+        unit = f" ({spec.unit})" if getattr(spec, "unit", "") else ""
+        self.label = w.HTML(f"<span title='{html.escape(getattr(spec, 'doc', '') or '')}'>"
+                            f"{html.escape(spec.name)}{html.escape(unit)}</span>",
+                            layout=w.Layout(width="110px"))
+        lo, hi = float(spec.min), float(spec.max)
+        value = float(spec.value)
+        self.log = getattr(spec, "scale", "linear") == "log" and lo > 0
+        if self.log:
+            self.slider = w.FloatLogSlider(value=min(max(value, lo), hi), base=10, min=math.log10(lo),
+                                           max=math.log10(hi), step=0.01, readout=False, continuous_update=True,
+                                           layout=w.Layout(flex="1 1 auto", min_width="80px"))
+        else:
+            step = getattr(spec, "step", None) or (hi - lo) / 200.0
+            self.slider = w.FloatSlider(value=min(max(value, lo), hi), min=lo, max=hi, step=step, readout=False,
+                                        continuous_update=True, layout=w.Layout(flex="1 1 auto", min_width="80px"))
+        self.box = w.FloatText(value=value, layout=w.Layout(width="90px"))
+        self.row = w.HBox([self.label, self.slider, self.box], layout=w.Layout(width="100%"))
+        self.row.add_class(f"bmtl-syn-param-{spec.name}")
+        self.row.add_class("bmtl-syn-param")
+        self._on_change = on_change
+        self._quiet = False
+        self.slider.observe(self._slid, names="value")
+        self.box.observe(self._typed, names="value")
+
+    def _slid(self, change: dict) -> None:
+        if self._quiet:
+            return
+        with self.quiet():
+            self.box.value = float(f"{change['new']:.6g}")
+        self._on_change(self.name, float(f"{change['new']:.6g}"))
+
+    def _typed(self, change: dict) -> None:
+        if self._quiet:
+            return
+        value = float(change["new"])
+        with self.quiet():
+            if self.slider.min <= (math.log10(value) if self.log and value > 0 else value) <= self.slider.max:
+                self.slider.value = value
+        self._on_change(self.name, value)
+
+    def set(self, value: float) -> None:
+        """Show ``value`` without triggering a run (undo/redo, connection switch)."""
+        with self.quiet():
+            self.box.value = float(value)
+            try:
+                self.slider.value = float(value)
+            except Exception:  # out of the slider's range: the box holds the exact value
+                pass
+
+    def quiet(self):
+        control = self
+
+        class _Quiet:
+            def __enter__(self):
+                control._quiet = True
+
+            def __exit__(self, *exc):
+                control._quiet = False
+
+        return _Quiet()
+
+
+class SynapseDashboard:
+    """Widgets bound to a :class:`~bmtool_lab.tuning.synapse.SynapseTuner`."""
+
+    def __init__(self, tuner: Any) -> None:
+        self.tuner = tuner
+        self._lock = threading.Lock()
+        self._controls: dict[str, _ParamControl] = {}
+        self._last = None
+        self.panel = TracePanel(title="", height=280)
+        self.panel.add_class("bmtl-syn-trace")
+        self._build()
+        tuner.add_listener(self._on_event)
+        self._load_connection()
+
+    # --- layout ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        t = self.tuner
+        self.connection = w.Dropdown(options=self._connection_options(), description="connection",
+                                     layout=w.Layout(width="100%"))
+        self.connection.add_class("bmtl-syn-connection")
+        self.connection.observe(self._picked, names="value")
+        self.info = w.HTML()
+        self.info.add_class("bmtl-syn-info")
+        p = t.protocol
+        self.kind = w.ToggleButtons(options=[("single event", "single"), ("train", "train")], value="train",
+                                    style={"button_width": "90px"})
+        self.kind.add_class("bmtl-syn-kind")
+        self.clamp = w.ToggleButtons(options=[("voltage clamp", "voltage"), ("current clamp", "current")],
+                                     value=p.clamp, style={"button_width": "100px"})
+        self.clamp.add_class("bmtl-syn-clamp")
+        self.freq = w.BoundedFloatText(value=p.freq_hz, min=0.1, max=500, description="f (Hz)",
+                                       layout=w.Layout(width="150px"))
+        self.delay = w.BoundedFloatText(value=p.delay_ms, min=0, max=5000, description="delay (ms)",
+                                        layout=w.Layout(width="170px"))
+        self.hold = w.BoundedFloatText(value=p.hold_mV, min=-120, max=40, description="hold (mV)",
+                                       layout=w.Layout(width="170px"))
+        for ctl in (self.kind, self.clamp, self.freq, self.delay, self.hold):
+            ctl.observe(self._protocol_changed, names="value")
+        self.params_box = w.VBox(layout=w.Layout(width="100%"))
+        self.params_box.add_class("bmtl-syn-params")
+
+        def button(label: str, cls: str, handler, tip: str = "") -> w.Button:
+            b = w.Button(description=label, tooltip=tip, layout=w.Layout(width="auto"))
+            b.add_class(cls)
+            b.on_click(lambda _: handler())
+            return b
+
+        self.undo_btn = button("Undo", "bmtl-syn-undo", self.undo, "undo the last parameter change")
+        self.redo_btn = button("Redo", "bmtl-syn-redo", self.redo, "redo")
+        self.pin_btn = button("Pin", "bmtl-syn-pin", self.pin, "keep this run as a dashed overlay (A/B)")
+        self.unpin_btn = button("Unpin", "bmtl-syn-unpin", self.unpin, "remove the pinned overlay")
+        self.save_btn = button("Save…", "bmtl-syn-save", self.preview_save, "write the tuned parameters to the JSON")
+        self.confirm_btn = button("Write to file", "bmtl-syn-confirm", self.confirm_save)
+        self.confirm_btn.button_style = "warning"
+        self.cancel_btn = button("Cancel", "bmtl-syn-cancel", self._hide_save)
+        self.save_box = w.VBox([w.HTML(), w.HBox([self.confirm_btn, self.cancel_btn])],
+                               layout=w.Layout(display="none"))
+        self.save_box.add_class("bmtl-syn-savebox")
+        self.metrics = w.HTML()
+        self.metrics.add_class("bmtl-syn-metrics")
+        self.message = w.HTML()
+        self.message.add_class("bmtl-syn-message")
+        self.box = w.VBox([
+            self.connection, self.info,
+            w.HBox([self.kind, self.clamp], layout=w.Layout(flex_flow="row wrap")),
+            w.HBox([self.freq, self.delay, self.hold], layout=w.Layout(flex_flow="row wrap")),
+            self.params_box,
+            w.HBox([self.undo_btn, self.redo_btn, self.pin_btn, self.unpin_btn, self.save_btn],
+                   layout=w.Layout(flex_flow="row wrap")),
+            self.save_box, self.message, self.panel, self.metrics,
+        ], layout=w.Layout(width="100%", min_width="260px"))
+        self.box.add_class("bmtl-syn-tuner")
+
+    def _connection_options(self) -> list[tuple[str, Any]]:
+        t = self.tuner
+        unsaved = set(getattr(t, "unsaved", []) or [])
+        opts = []
+        for ct in sorted(t.connections, key=lambda c: (str(c.source_groups), str(c.target_groups), c.name)):
+            src = ",".join(map(str, ct.source_groups)) or ct.source_population
+            trg = ",".join(map(str, ct.target_groups)) or ct.target_population
+            mark = " ●" if ct.name in unsaved else ""
+            opts.append((f"{src} → {trg} · {ct.name}{mark}", ct.name))
+        return opts
+
+    # --- controls -> tuner ----------------------------------------------------------------
+    def _picked(self, change: dict) -> None:
+        if change["new"] is None or self._lock.locked():
+            return
+        try:
+            self.tuner.select(change["new"])
+        except Exception as err:  # a broken connection type: say so, keep the dashboard
+            self._error(err)
+            return
+        self._load_connection()
+
+    def _load_connection(self) -> None:
+        t = self.tuner
+        ct = getattr(t, "current", None)
+        if ct is not None and self.connection.value != ct.name:
+            with self._lock:
+                self.connection.value = ct.name
+        self._controls = {}
+        rows = []
+        for spec in t.param_specs:
+            ctl = _ParamControl(spec, self._param_changed)
+            self._controls[spec.name] = ctl
+            rows.append(ctl.row)
+        self.params_box.children = rows
+        if ct is not None:
+            place = getattr(t, "placement", None) or ""
+            self.info.value = (f"<small>{html.escape(str(ct.model_template or ''))} · {ct.n_edges} edges, "
+                               f"{ct.n_synapses} synapses · weight {_fmt(ct.syn_weight)} µS · delay "
+                               f"{_fmt(ct.delay)} ms · {html.escape(str(ct.dynamics_params or ''))}"
+                               f"{' · ' + html.escape(str(place)) if place else ''}</small>")
+        self._update_buttons()
+        self.run()
+
+    def _param_changed(self, name: str, value: float) -> None:
+        try:
+            self.tuner.set_params(**{name: value})
+        except Exception as err:  # out of range, tau1 >= tau2, ...: show it, keep the old run
+            self._error(err)
+            return
+        self._update_buttons()
+        self.run()
+
+    def _protocol_changed(self, change: dict) -> None:
+        try:
+            self.tuner.set_protocol(clamp=self.clamp.value, freq_hz=float(self.freq.value),
+                                    delay_ms=float(self.delay.value), hold_mV=float(self.hold.value))
+        except Exception as err:
+            self._error(err)
+            return
+        self.run(autoscale=True)
+
+    def run(self, autoscale: bool = False) -> None:
+        self._autoscale = autoscale or self._last is None
+        self.message.value = ""
+        self.panel.status = "running…"
+        self.tuner.submit(kind=self.kind.value)
+
+    def undo(self) -> None:
+        self.tuner.undo()
+        self._sync_controls()
+        self.run()
+
+    def redo(self) -> None:
+        self.tuner.redo()
+        self._sync_controls()
+        self.run()
+
+    def _sync_controls(self) -> None:
+        for name, value in self.tuner.params.items():
+            if name in self._controls:
+                self._controls[name].set(value)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        t = self.tuner
+        self.undo_btn.disabled = not t.can_undo
+        self.redo_btn.disabled = not t.can_redo
+        self.unpin_btn.disabled = t.pinned is None
+        opts = self._connection_options()
+        if [o[0] for o in opts] != [o[0] for o in self.connection.options]:
+            with self._lock:
+                value = self.connection.value
+                self.connection.options = opts
+                self.connection.value = value
+
+    def pin(self) -> None:
+        self.tuner.pin()
+        self._update_buttons()
+        if self._last is not None:
+            self._draw(self._last)
+
+    def unpin(self) -> None:
+        self.tuner.pinned = None
+        self._update_buttons()
+        if self._last is not None:
+            self._draw(self._last)
+
+    def preview_save(self) -> None:
+        try:
+            text = self.tuner.preview_save()
+        except Exception as err:
+            self._error(err)
+            return
+        note = self.save_box.children[0]
+        note.value = (f"<b>Write to {html.escape(str(self.tuner.current.dynamics_path))}:</b>"
+                      f"<pre class='bmtl-syn-diff'>{html.escape(text or 'no changes')}</pre>")
+        self.save_box.layout.display = "flex"
+
+    def confirm_save(self) -> None:
+        try:
+            res = self.tuner.save()
+        except Exception as err:
+            self._error(err)
+            return
+        self._hide_save()
+        backup = getattr(res, "backup_path", None)
+        self.message.value = (f"<span class='bmtl-ok'>Saved {len(getattr(res, 'changes', []) or [])} change(s) to "
+                              f"{html.escape(str(res.path))}"
+                              f"{' (previous version: ' + html.escape(str(backup)) + ')' if backup else ''}</span>")
+        self._update_buttons()
+
+    def _hide_save(self) -> None:
+        self.save_box.layout.display = "none"
+
+    # --- tuner -> widgets -----------------------------------------------------------------
+    def _on_event(self, event: str, payload: Any) -> None:
+        try:
+            if event == "partial":
+                self._draw_partial(payload)
+            elif event == "result":
+                self._last = payload
+                self._draw(payload)
+            elif event == "error":
+                self._error(payload)
+            elif event == "params":
+                self._sync_controls()
+            elif event == "saved":
+                self._update_buttons()
+        except Exception as err:  # never let a drawing bug kill the listener thread silently
+            self.message.value = f"<span class='bmtl-err'>dashboard error: {html.escape(repr(err))}</span>"
+
+    def _trace_of(self, result: Any) -> tuple[np.ndarray, np.ndarray, str, str]:
+        traces = result.traces
+        p = getattr(result, "protocol", self.tuner.protocol)
+        clamp = getattr(p, "clamp", "voltage")
+        if clamp == "voltage" and "i_clamp" in traces:
+            return np.asarray(result.t_ms), np.asarray(traces["i_clamp"]) * 1e3, "clamp current", "i (pA)"
+        key = "v_soma" if "v_soma" in traces else next(iter(traces))
+        return np.asarray(result.t_ms), np.asarray(traces[key]), "soma v", "v (mV)"
+
+    def _draw_partial(self, partial: dict) -> None:
+        t = partial.get("t_ms")
+        traces = partial.get("traces") or {}
+        if t is None or not traces:
+            return
+        key = "i_clamp" if "i_clamp" in traces else next(iter(traces))
+        scale = 1e3 if key == "i_clamp" else 1.0
+        self.panel.push(t, [np.asarray(traces[key]) * scale], [{"label": key, "color": "#1f77b4"}],
+                        status="running…", final=False)
+
+    def _draw(self, result: Any) -> None:
+        t, y, label, ylabel = self._trace_of(result)
+        series = [{"label": label, "color": "#1f77b4"}]
+        ys = [y]
+        pinned = self.tuner.pinned
+        if pinned is not None:
+            pt, py, plabel, _ = self._trace_of(pinned)
+            if len(pt):
+                ys.append(np.interp(t, pt, py, left=np.nan, right=np.nan))
+                series.append({"label": f"pinned {plabel}", "color": "#d62728", "dash": True})
+        self.panel.y_label = ylabel
+        name = self.tuner.current.name if getattr(self.tuner, "current", None) is not None else ""
+        self.panel.title = f"{name}: {label}"
+        self.panel.push(t, ys, series, markers=np.asarray(getattr(result, "pulse_times_ms", ()), dtype=float).tolist(),
+                        status=self._status(result), autoscale=getattr(self, "_autoscale", True))
+        self._autoscale = False
+        self.metrics.value = self._metrics_table(result, pinned)
+
+    def _status(self, result: Any) -> str:
+        wall = getattr(result, "wall_ms", None)
+        return "done" + (f" in {wall:.0f} ms" if wall is not None else "")
+
+    def _metrics_table(self, result: Any, pinned: Any) -> str:
+        m = result.metrics
+        pm = pinned.metrics if pinned is not None else {}
+        units = getattr(result, "units", {}) or {}
+        rows = []
+        for key, label, unit in METRIC_ROWS:
+            if key not in m:
+                continue
+            u = unit if unit is not None else units.get(key, "")
+            pin_cell = f"<td class='bmtl-pinned'>{_fmt(pm.get(key))}</td>" if pinned is not None else ""
+            rows.append(f"<tr data-metric='{key}'><td>{label}</td><td class='bmtl-val'>{_fmt(m[key])}</td>"
+                        f"<td>{html.escape(u or '')}</td>{pin_cell}</tr>")
+        amps = m.get("amplitudes")
+        if amps is not None and len(amps):
+            rows.append(f"<tr data-metric='amplitudes'><td>pulse amplitudes</td><td colspan='3'>"
+                        f"{', '.join(_fmt(a) for a in amps)}</td></tr>")
+        head = "<tr><th>metric</th><th>value</th><th>unit</th>" + ("<th>pinned</th>" if pinned is not None else "") \
+            + "</tr>"
+        return f"<table class='bmtl-syn-table'>{head}{''.join(rows)}</table>"
+
+    def _error(self, err: Any) -> None:
+        text = getattr(err, "message", None) or str(err)
+        detail = getattr(err, "detail", "") or ""
+        self.panel.show_error(text + (f"\n{detail[-600:]}" if detail else ""))
+        self.message.value = f"<span class='bmtl-err'>{html.escape(text)}</span>"
