@@ -93,10 +93,7 @@ def test_savestate_skip_gives_the_full_run_trace_fixed_step(worker):
     worker.call(simjobs.synapse_train, checkpoint=True, reinit=True)
     inhib = worker.call(simjobs.synapse_train, checkpoint=True, reinit=True, e_rev=-80.0)
     assert inhib["restored"] and same(worker.call(simjobs.synapse_train, e_rev=-80.0)["trace"], inhib["trace"])
-    # restoring skips 390 of 800 ms: clearly faster (the benchmark reports the factor)
-    full_s = min(worker.call(simjobs.synapse_train, checkpoint=False)["elapsed_s"] for _ in range(3))
-    skip_s = min(worker.call(simjobs.synapse_train, checkpoint=True)["elapsed_s"] for _ in range(3))
-    assert skip_s < 0.8 * full_s
+    # the speed-up of skipping the baseline is measured in benchmarks/bench_engine.py, not here
 
 
 def test_savestate_skip_under_cvode_and_with_chunks(worker):
