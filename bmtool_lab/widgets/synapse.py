@@ -75,11 +75,21 @@ class _ParamControl:
         self.box.observe(self._typed, names="value")
 
     def _slid(self, change: dict) -> None:
-        if self._quiet:
+        if self._quiet or self._is_echo(float(change["new"])):
             return
         with self.quiet():
             self.box.value = float(f"{change['new']:.6g}")
         self._on_change(self.name, float(f"{change['new']:.6g}"))
+
+    def _is_echo(self, value: float) -> bool:
+        """A slider snaps a value set from the kernel to its step and sends it back: that echo
+        is not a user change (it would re-run and push a spurious undo entry)."""
+        current = float(self.box.value)
+        if self.log:
+            if value <= 0 or current <= 0:
+                return False
+            return abs(math.log10(value) - math.log10(current)) <= self.slider.step * 0.51
+        return abs(value - current) <= self.slider.step * 0.51
 
     def _typed(self, change: dict) -> None:
         if self._quiet:
@@ -137,10 +147,10 @@ class SynapseDashboard:
         self.info.add_class("bmtl-syn-info")
         p = t.protocol
         self.kind = w.ToggleButtons(options=[("single event", "single"), ("train", "train")], value="train",
-                                    style={"button_width": "90px"})
+                                    style={"button_width": "105px"})
         self.kind.add_class("bmtl-syn-kind")
         self.clamp = w.ToggleButtons(options=[("voltage clamp", "voltage"), ("current clamp", "current")],
-                                     value=p.clamp, style={"button_width": "100px"})
+                                     value=p.clamp, style={"button_width": "120px"})
         self.clamp.add_class("bmtl-syn-clamp")
         self.freq = w.BoundedFloatText(value=p.freq_hz, min=0.1, max=500, description="f (Hz)",
                                        layout=w.Layout(width="150px"))
