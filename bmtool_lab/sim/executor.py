@@ -26,6 +26,7 @@ job stores in ``ctx.cache`` between items, so a sweep over one cell builds it on
 from __future__ import annotations
 
 import atexit
+import itertools
 import math
 import os
 import threading
@@ -113,6 +114,7 @@ class LocalPool(SweepExecutor):
         self._lock = threading.Lock()
         self._closed = False
         self.restarts = 0
+        self._job_ids = itertools.count(1)
 
     def start(self, wait_ready: bool = False, timeout: float = 60.0) -> LocalPool:
         """Start the worker processes now (optionally waiting until NEURON is loaded in each)."""
@@ -158,7 +160,7 @@ class LocalPool(SweepExecutor):
         with self._lock:
             # busy[w] = [item index, job id, deadline, kill_at, stop reason, timeout]
             busy: dict[int, list] = {}
-            job_ids = iter(range(1, 1 << 62))
+            job_ids = self._job_ids  # pool-wide: a stale cancel flag must never match a new job's id
             while pending or busy:
                 if stop is not None and stop.is_set():
                     for i in pending:

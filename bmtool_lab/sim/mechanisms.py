@@ -29,7 +29,8 @@ _MECH_RE = re.compile(
     r"^\s*(SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE
 )
 _NEURON_BLOCK_RE = re.compile(r"\bNEURON\s*\{(.*?)\}", re.DOTALL)
-_COMMENT_RE = re.compile(r"^\s*:.*$|COMMENT.*?ENDCOMMENT", re.MULTILINE | re.DOTALL)
+# ":" comments run to the end of their line only (under DOTALL a ".*" would eat the whole file).
+_COMMENT_RE = re.compile(r":[^\n]*|\bCOMMENT\b.*?\bENDCOMMENT\b", re.DOTALL)
 
 # Libraries loaded into this process: cache key -> {mechanism name: mod file}.
 _LOADED: dict[str, dict[str, str]] = {}

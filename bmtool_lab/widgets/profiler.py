@@ -1,0 +1,621 @@
+"""The cell profiler dashboard: cell picker, protocol tabs (Passive / Current clamp / F–I / ZAP /
+All cells), live traces (TracePanel), F–I and impedance plots (bqplot), eFEL feature table,
+conductance sliders and CSV/JSON/PNG export.
+
+Every change re-runs the active tab at once, "latest wins": single runs go to the profiler's
+worker (a newer request stops the stale one), F–I sweeps to the sweep executor in a background
+thread (a newer sweep cancels the stale one) and the F–I curve fills in as steps finish. The
+kernel never blocks; errors (SimError and others) are shown in the panel, never swallowed.
+Stable CSS classes (``bmtl-prof-*``) let browser tests find the parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import bqplot as bq
+import ipywidgets as w
+import numpy as np
+
+from ..sim import profiler_jobs as jobs
+from ..sim.errors import SimError
+from .trace import TracePanel
+
+__all__ = ["ProfilerDashboard"]
+
+TABS = ("passive", "clamp", "fi", "zap", "all")
+TAB_TITLES = ("Passive", "Current clamp", "F–I", "ZAP", "All cells")
+#: F–I plot updates per second while a sweep fills it in (the final state is always drawn).
+FI_PLOT_HZ = 8.0
+_FEATURE_UNITS = {"first_spike_latency_ms": "ms", "ap_amplitude_mV": "mV", "ap_half_width_ms": "ms",
+                  "ahp_depth_mV": "mV", "isi_mean_ms": "ms", "mean_frequency_hz": "Hz", "rate_Hz": "Hz"}
+
+
+def _fmt(x: Any) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return html.escape(str(x))
+    return "–" if not math.isfinite(v) else f"{v:.4g}"
+
+
+def _num(value: float, description: str, css: str, lo: float = -1e9, hi: float = 1e9,
+         step: float | None = None) -> w.BoundedFloatText:
+    box = w.BoundedFloatText(value=value, min=lo, max=hi, step=step, description=description,
+                             layout=w.Layout(width="170px"), style={"description_width": "95px"})
+    box.add_class(css)
+    return box
+
+
+def _table(rows: list[tuple[str, Any, str]], css: str) -> str:
+    body = "".join(f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{_fmt(v)}</td>"
+                   f"<td>{html.escape(u)}</td></tr>" for k, v, u in rows)
+    return f"<table class='{css}' style='font-size:12px'>{body}</table>"
+
+
+def _link(data: str, filename: str, mime: str, label: str, css: str) -> str:
+    b64 = base64.b64encode(data.encode()).decode()
+    return (f"<a class='{css}' download='{html.escape(filename)}' href='data:{mime};base64,{b64}' "
+            f"style='margin-right:10px'>{html.escape(label)}</a>")
+
+
+class _Knob:
+    """One cell parameter: a slider relative to the template value (× for conductances, cm and Ra;
+    ± mV for e_pas; absolute for a conductance that is 0 in the template) and an exact number box.
+
+    The slider's neutral position (×1, ±0) lies on its grid, so showing the template value never
+    changes it, and a slider echo within half a step of what was shown is ignored (front ends snap
+    values to the grid): only a user's move or typed number changes the cell.
+    """
+
+    def __init__(self, section: str, name: str, default: float, on_change: Callable[[str, str, float | None], None]):
+        self.section, self.name, self.default = section, name, float(default)
+        self.value = self.default
+        if name == "e_pas":
+            self.mode, lo, hi, step, label = "offset", -30.0, 30.0, 0.5, "± mV"
+        elif self.default > 0:
+            self.mode, lo, hi, step, label = "scale", 0.0, 3.0, 0.01, "×"
+        else:
+            self.mode, lo, hi, step, label = "absolute", 0.0, 1e-3, 5e-6, ""
+        self.slider = w.FloatSlider(value=self._to_slider(self.default), min=lo, max=hi, step=step, readout=True,
+                                    readout_format=".2f" if self.mode != "absolute" else ".1e",
+                                    continuous_update=True, layout=w.Layout(flex="1 1 auto", min_width="60px"))
+        self._shown = self.slider.value
+        self.box = w.FloatText(value=self.default, layout=w.Layout(width="105px"))
+        self.label = w.HTML(f"<span title='{section}: {name} ({label or 'absolute'})'>{html.escape(name)}"
+                            f"<small> {html.escape(label)}</small></span>", layout=w.Layout(width="140px"))
+        self.row = w.HBox([self.label, self.slider, self.box], layout=w.Layout(width="100%"))
+        self.row.add_class("bmtl-prof-param")
+        self.row.add_class(f"bmtl-prof-param-{section}-{name}")
+        self._quiet = False
+        self._on_change = on_change
+        self.slider.observe(lambda ch: self._slid(ch["new"]), names="value")
+        self.box.observe(lambda ch: self._typed(ch["new"]), names="value")
+
+    def _to_slider(self, value: float) -> float:
+        if self.mode == "offset":
+            return value - self.default
+        return value / self.default if self.mode == "scale" else value
+
+    def _from_slider(self, x: float) -> float:
+        if self.mode == "offset":
+            return self.default + x
+        return self.default * x if self.mode == "scale" else x
+
+    def _slid(self, x: float) -> None:
+        if self._quiet or abs(x - self._shown) < self.slider.step / 2 + 1e-12:
+            return
+        self._set(float(f"{self._from_slider(x):.6g}"))
+
+    def _typed(self, value: float) -> None:
+        if not self._quiet:
+            self._set(float(value))
+
+    def _set(self, value: float) -> None:
+        if value == self.value:
+            return
+        self.show(value)
+        self._on_change(self.section, self.name, None if value == self.default else value)
+
+    def show(self, value: float) -> None:
+        """Show a value without re-running."""
+        self._quiet = True
+        try:
+            self.value = float(value)
+            self.box.value = self.value
+            x = self._to_slider(self.value)
+            if self.slider.min <= x <= self.slider.max:
+                self.slider.value = x
+            self._shown = self.slider.value
+        finally:
+            self._quiet = False
+
+
+class ProfilerDashboard:
+    """The widgets of a :class:`~bmtool_lab.tuning.profiler.CellProfiler` (``prof.widget``)."""
+
+    def __init__(self, prof: Any) -> None:
+        from ..sim.worker import InteractiveWorker
+
+        self.prof = prof
+        # Its own worker: headless calls in the same kernel neither cancel nor are cancelled by
+        # the dashboard's latest-wins runs (a newer request stops the stale one here).
+        self.worker = InteractiveWorker(name="profiler-dashboard", timeout_s=600, cancel_running=True)
+        self.last: dict[str, Any] = {}  # tab -> its latest result
+        self._gen = 0  # bumped by every request: stale results are dropped
+        self._fi_stop: threading.Event | None = None
+        self._fi_last_draw = 0.0
+        self._knobs: dict[tuple[str, str], _Knob] = {}
+        self._knob_cell: str | None = None
+        self._build()
+        self.request()
+
+    # --- layout -------------------------------------------------------------------------------
+    def _build(self) -> None:
+        p = self.prof
+        self.cell = w.Dropdown(options=p.cells, value=p.current, description="cell",
+                               layout=w.Layout(width="260px"), style={"description_width": "40px"})
+        self.cell.add_class("bmtl-prof-cell")
+        # section names suggested from the cell; free text allows a position: "dend[3](0.8)"
+        self.inject = w.Combobox(value=p.inject, options=[], description="inject at", ensure_option=False,
+                                 layout=w.Layout(width="200px"), style={"description_width": "65px"},
+                                 continuous_update=False)
+        self.inject.add_class("bmtl-prof-inject")
+        self.record = w.Combobox(value=p.record, options=[], description="record at", ensure_option=False,
+                                 layout=w.Layout(width="200px"), style={"description_width": "65px"},
+                                 continuous_update=False)
+        self.record.add_class("bmtl-prof-record")
+        # string values: a Dropdown's None means "nothing selected"
+        self.cvode = w.Dropdown(options=[("auto", "auto"), ("CVODE", "cvode"), ("fixed step", "fixed")],
+                                value={None: "auto", True: "cvode", False: "fixed"}[p.cvode],
+                                description="solver", layout=w.Layout(width="170px"),
+                                style={"description_width": "45px"},
+                                tooltip="auto: CVODE for the passive step, fixed step for spiking protocols")
+        self.cvode.add_class("bmtl-prof-solver")
+        self.panel = TracePanel(title="", y_label="v (mV)", height=230)
+        self.panel.add_class("bmtl-prof-trace")
+        self.status = w.HTML()
+        self.status.add_class("bmtl-prof-status")
+
+        # passive
+        self.p_amp = _num(-0.05, "step (nA)", "bmtl-prof-passive-amp", -10, 10, 0.01)
+        self.p_delay = _num(250.0, "delay (ms)", "bmtl-prof-passive-delay", 0, 1e5, 10)
+        self.p_dur = _num(500.0, "duration (ms)", "bmtl-prof-passive-dur", 1, 1e5, 50)
+        self.p_tau = w.Dropdown(options=[("single exp", "single"), ("double exp", "exp2")], value="single",
+                                description="tau fit", layout=w.Layout(width="190px"),
+                                style={"description_width": "55px"})
+        self.p_out = w.HTML()
+        self.p_out.add_class("bmtl-prof-passive-table")
+        # current clamp
+        self.c_amp = _num(0.1, "step (nA)", "bmtl-prof-clamp-amp", -10, 10, 0.01)
+        self.c_delay = _num(100.0, "delay (ms)", "bmtl-prof-clamp-delay", 0, 1e5, 10)
+        self.c_dur = _num(500.0, "duration (ms)", "bmtl-prof-clamp-dur", 1, 1e5, 50)
+        self.c_out = w.HTML()
+        self.c_out.add_class("bmtl-prof-features")
+        # F–I
+        self.f_start = _num(0.0, "start (pA)", "bmtl-prof-fi-start", -1e5, 1e5, 10)
+        self.f_stop = _num(200.0, "stop (pA)", "bmtl-prof-fi-stop", -1e5, 1e5, 10)
+        self.f_step = _num(20.0, "step (pA)", "bmtl-prof-fi-step-pa", -1e5, 1e5, 5)
+        self.f_dur = _num(1000.0, "duration (ms)", "bmtl-prof-fi-dur", 1, 1e5, 50)
+        self.f_run = w.Button(description="Run F–I", icon="play", layout=w.Layout(width="110px"))
+        self.f_run.add_class("bmtl-prof-fi-run")
+        self.f_progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="160px"))
+        self.f_progress.add_class("bmtl-prof-fi-progress")
+        self.f_which = w.Dropdown(options=[], description="trace of", layout=w.Layout(width="190px"),
+                                  style={"description_width": "55px"})
+        self.f_which.add_class("bmtl-prof-fi-step")
+        sx, sy = bq.LinearScale(), bq.LinearScale(min=0.0)
+        self.f_line = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=["#1f77b4"])
+        self.f_dots = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, colors=["#1f77b4"], default_size=36)
+        self.f_fig = bq.Figure(marks=[self.f_line, self.f_dots], title="",
+                               axes=[bq.Axis(scale=sx, label="current (pA)"),
+                                     bq.Axis(scale=sy, label="rate (Hz)", orientation="vertical")],
+                               fig_margin={"top": 20, "bottom": 45, "left": 55, "right": 15},
+                               layout=w.Layout(width="100%", height="260px"))
+        self.f_fig.add_class("bmtl-prof-fi-plot")
+        self.f_out = w.HTML()
+        self.f_out.add_class("bmtl-prof-fi-summary")
+        # ZAP
+        self.z_f0 = _num(0.5, "f0 (Hz)", "bmtl-prof-zap-f0", 0.01, 1e4, 0.5)
+        self.z_f1 = _num(20.0, "f1 (Hz)", "bmtl-prof-zap-f1", 0.01, 1e4, 1)
+        self.z_dur = _num(10000.0, "duration (ms)", "bmtl-prof-zap-dur", 100, 1e6, 500)
+        self.z_amp = _num(0.01, "amplitude (nA)", "bmtl-prof-zap-amp", -10, 10, 0.005)
+        self.z_kind = w.Dropdown(options=["linear", "exponential"], value="linear", description="chirp",
+                                 layout=w.Layout(width="190px"), style={"description_width": "55px"})
+        zx, zy, zp = bq.LinearScale(), bq.LinearScale(), bq.LinearScale()
+        self.z_mag = bq.Lines(x=[], y=[], scales={"x": zx, "y": zy}, colors=["#1f77b4"], labels=["|Z| (MΩ)"])
+        self.z_phase = bq.Lines(x=[], y=[], scales={"x": zx, "y": zp}, colors=["#d62728"], labels=["phase (rad)"],
+                                line_style="dashed")
+        self.z_fig = bq.Figure(marks=[self.z_mag, self.z_phase], title="",
+                               axes=[bq.Axis(scale=zx, label="frequency (Hz)"),
+                                     bq.Axis(scale=zy, label="|Z| (MΩ)", orientation="vertical"),
+                                     bq.Axis(scale=zp, label="phase (rad)", orientation="vertical", side="right")],
+                               fig_margin={"top": 20, "bottom": 45, "left": 55, "right": 55},
+                               layout=w.Layout(width="100%", height="260px"))
+        self.z_fig.add_class("bmtl-prof-zap-plot")
+        self.z_out = w.HTML()
+        self.z_out.add_class("bmtl-prof-zap-summary")
+        # all cells
+        self.a_run = w.Button(description="Profile all cells", icon="table", layout=w.Layout(width="150px"))
+        self.a_run.add_class("bmtl-prof-all-run")
+        self.a_progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="160px"))
+        self.a_out = w.HTML()
+        self.a_out.add_class("bmtl-prof-all-table")
+
+        def row(*items: w.Widget) -> w.Box:
+            return w.Box(list(items), layout=w.Layout(display="flex", flex_flow="row wrap", width="100%"))
+
+        tabs = [
+            w.VBox([row(self.p_amp, self.p_delay, self.p_dur, self.p_tau), self.p_out]),
+            w.VBox([row(self.c_amp, self.c_delay, self.c_dur), self.c_out]),
+            w.VBox([row(self.f_start, self.f_stop, self.f_step, self.f_dur),
+                    row(self.f_run, self.f_progress, self.f_which), self.f_fig, self.f_out]),
+            w.VBox([row(self.z_f0, self.z_f1, self.z_dur, self.z_amp, self.z_kind), self.z_fig, self.z_out]),
+            w.VBox([row(self.a_run, self.a_progress), self.a_out]),
+        ]
+        self.tabs = w.Tab(children=tabs, titles=TAB_TITLES)
+        self.tabs.add_class("bmtl-prof-tabs")
+        self.params = w.VBox([])
+        self.params.add_class("bmtl-prof-params")
+        self.params_reset = w.Button(description="template values", icon="undo", layout=w.Layout(width="150px"))
+        self.params_reset.add_class("bmtl-prof-params-reset")
+        self.params_acc = w.Accordion(children=[w.VBox([self.params_reset, self.params])],
+                                      titles=("Cell parameters (what-ifs)",), selected_index=0)
+        self.export = w.HTML()
+        self.export.add_class("bmtl-prof-export")
+        self.png = w.Button(description="PNG", icon="image", layout=w.Layout(width="80px"),
+                            tooltip="save the F–I or ZAP plot as PNG")
+        self.png.add_class("bmtl-prof-png")
+        self.widget = w.VBox([row(self.cell, self.inject, self.record, self.cvode), self.tabs, self.panel,
+                              self.status, self.params_acc, row(self.export, self.png)],
+                             layout=w.Layout(width="100%"))
+        self.widget.add_class("bmtl-prof")
+
+        for box in (self.p_amp, self.p_delay, self.p_dur, self.p_tau, self.c_amp, self.c_delay, self.c_dur,
+                    self.f_start, self.f_stop, self.f_step, self.f_dur, self.z_f0, self.z_f1, self.z_dur,
+                    self.z_amp, self.z_kind):
+            box.observe(lambda _: self.request(), names="value")
+        for box in (self.inject, self.record, self.cvode):  # these change every protocol's result
+            box.observe(lambda _: (self._stale(), self.request()), names="value")
+        self.tabs.observe(lambda ch: self._on_tab(), names="selected_index")
+        self.cell.observe(lambda ch: self._safe(self._on_cell, ch["new"]), names="value")
+        self.f_run.on_click(lambda _: self.request(force=True))
+        self.f_which.observe(lambda ch: self._safe(self._show_fi_step), names="value")
+        self.a_run.on_click(lambda _: self._safe(self._start_all))
+        self.params_reset.on_click(lambda _: self._safe(self.prof.reset_cell_params))
+        self.png.on_click(lambda _: self._safe(self._save_png))
+
+    def close(self) -> None:
+        """Stop the dashboard's runs and its worker."""
+        if self._fi_stop is not None:
+            self._fi_stop.set()
+        self.worker.close()
+
+    # --- events from the controller ------------------------------------------------------------
+    def on_cell_selected(self, name: str) -> None:
+        if self.cell.value != name:
+            self.cell.value = name  # the observer re-runs
+
+    def on_params_changed(self, name: str) -> None:
+        if name != self.prof.current:
+            return
+        changes = self.prof.cell_params(name)
+        for (sec, pname), knob in self._knobs.items():
+            knob.show(changes.get(sec, {}).get(pname, knob.default))
+        self._stale()
+        self.request()
+
+    # --- running --------------------------------------------------------------------------------
+    @property
+    def tab(self) -> str:
+        return TABS[self.tabs.selected_index or 0]
+
+    def _safe(self, fn: Callable, *args: Any) -> None:
+        """Run a callback; show what went wrong instead of letting ipywidgets swallow it."""
+        try:
+            fn(*args)
+        except Exception as err:
+            self._error(err)
+
+    def _error(self, err: BaseException) -> None:
+        msg = str(err) if isinstance(err, SimError) else f"{type(err).__name__}: {err}"
+        detail = getattr(err, "detail", "") or "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        self.panel.show_error(msg)
+        self.status.value = (f"<div style='color:#b00020'><b>{html.escape(msg)}</b><details><summary>details"
+                             f"</summary><pre style='font-size:11px'>{html.escape(detail[-4000:])}</pre></details></div>")
+
+    def _stale(self) -> None:
+        """The cell, its parameters or the sites changed: every tab's last result is out of date."""
+        self.last = {k: v for k, v in self.last.items() if k == "all"}
+
+    def _on_cell(self, name: str) -> None:
+        self.prof.current = name
+        self.last.clear()
+        self.request()
+
+    def _on_tab(self) -> None:
+        res = self.last.get(self.tab)
+        if res is None:
+            self.request()
+        else:
+            self._draw(self.tab, res)
+
+    def _sync_controller(self) -> None:
+        self.prof.inject, self.prof.record = self.inject.value.strip(), self.record.value.strip()
+        self.prof.cvode = {"auto": None, "cvode": True, "fixed": False}[self.cvode.value]
+
+    def request(self, force: bool = False) -> None:
+        """Re-run the active tab with the current controls ("latest wins")."""
+        try:
+            self._sync_controller()
+            self._gen += 1
+            name = self.prof.current
+            if self.tab == "all":
+                if force:
+                    self._start_all()
+                return
+            if name not in self.prof._descriptions:
+                self._describe_then_run(name, self._gen)
+            elif self._knob_cell != name:
+                self._build_knobs(name)
+                self._run(self._gen)
+            else:
+                self._run(self._gen)
+        except Exception as err:
+            self._error(err)
+
+    def _describe_then_run(self, name: str, gen: int) -> None:
+        self.prof._check_mechanisms(name)
+        self.status.value = f"building {html.escape(name)}…"
+        fut = self.worker.submit(jobs.describe_cell_job, cell_type=self.prof._by_name[name])
+
+        def done(f: Any) -> None:
+            if f.cancelled():
+                return
+            if f.exception() is None:
+                self.prof._descriptions[name] = f.result()  # valid whoever asked for it
+            if gen != self._gen:
+                return
+            if f.exception() is not None:
+                return self._error(f.exception())
+            if name == self.prof.current:
+                self._safe(self._build_knobs, name)
+                self._safe(self._run, gen)
+
+        fut.add_done_callback(done)
+
+    def _run(self, gen: int) -> None:
+        tab, p = self.tab, self.prof
+        if tab == "fi":
+            return self._start_fi(gen)
+        if self._fi_stop is not None:
+            self._fi_stop.set()
+        name = p.current
+        if tab == "passive":
+            d, dur = self.p_delay.value, self.p_dur.value
+            _, kw = p._common(name, None, d + dur + 150.0, default_cvode=True)
+            fn, extra = jobs.passive_step_job, dict(amp_nA=self.p_amp.value, delay_ms=d, dur_ms=dur,
+                                                    tau_method=self.p_tau.value, stream=True)
+            markers = [d, d + dur]
+        elif tab == "clamp":
+            d, dur = self.c_delay.value, self.c_dur.value
+            _, kw = p._common(name, None, d + dur + 100.0)
+            fn, extra = jobs.current_clamp_job, dict(amp_nA=self.c_amp.value, delay_ms=d, dur_ms=dur,
+                                                     threshold_mV=p.threshold_mV, stream=True)
+            markers = [d, d + dur]
+        else:
+            d, dur = 500.0, self.z_dur.value
+            _, kw = p._common(name, False, d + dur + 300.0)
+            fn, extra = jobs.zap_job, dict(f0_hz=self.z_f0.value, f1_hz=self.z_f1.value, duration_ms=dur,
+                                           amp_nA=self.z_amp.value, kind=self.z_kind.value, delay_ms=d,
+                                           tail_ms=300.0, stream=False)
+            markers = [d, d + dur]
+        self.status.value = f"running {html.escape(tab)} on {html.escape(name)}…"
+        self.panel.status = "running…"
+
+        def partial(part: dict) -> None:
+            if gen == self._gen and self.tab == tab:
+                tr = part["trace"]
+                pct = 100.0 * part["t_ms"] / max(part["tstop_ms"], 1e-9)
+                self.panel.push(tr.t, [tr["v"]], [{"label": "v", "unit": "mV", "color": "#1f77b4"}],
+                                markers=markers, status=f"running {pct:.0f}%", final=False)
+
+        fut = self.worker.submit_job(fn, dict(kw, **extra), on_partial=partial)
+        fut.add_done_callback(lambda f: self._done(f, gen, tab, name, extra))
+
+    def _done(self, fut: Any, gen: int, tab: str, name: str, extra: dict) -> None:
+        if fut.cancelled() or gen != self._gen:
+            return
+        if fut.exception() is not None:
+            return self._error(fut.exception())
+        try:
+            out, p = fut.result(), self.prof
+            if tab == "passive":
+                res = p._passive_result(name, extra["amp_nA"], extra["delay_ms"], extra["dur_ms"], out)
+            elif tab == "clamp":
+                res = p._clamp_result(name, extra["amp_nA"], extra["delay_ms"], extra["dur_ms"], out)
+            else:
+                res = p._zap_result(name, extra["f0_hz"], extra["f1_hz"], extra["kind"], out)
+            self.last[tab] = res
+            if self.tab == tab:
+                self._draw(tab, res)
+        except Exception as err:
+            self._error(err)
+
+    # --- F–I --------------------------------------------------------------------------------------
+    def _start_fi(self, gen: int) -> None:
+        from ..analysis.fi import fi_currents
+
+        if self._fi_stop is not None:
+            self._fi_stop.set()  # the stale sweep stops; the new one starts when the pool is free
+        stop = self._fi_stop = threading.Event()
+        start, end, step = self.f_start.value, self.f_stop.value, self.f_step.value
+        currents = fi_currents(start * 1e-3, end * 1e-3, step * 1e-3)  # raises on a bad range
+        self.f_progress.max, self.f_progress.value = int(currents.size), 0
+        with self.f_fig.hold_sync():
+            self.f_line.x, self.f_line.y = [], []
+            self.f_dots.x, self.f_dots.y = [], []
+        self.f_out.value = ""
+        self.status.value = f"F–I on {html.escape(self.prof.current)}: {currents.size} steps in parallel…"
+
+        def work() -> None:
+            try:
+                curve = self.prof.fi_curve(start, end, step, unit="pA", dur_ms=self.f_dur.value,
+                                           on_result=lambda i, c: self._fi_step_done(gen, i, c), stop_event=stop)
+            except Exception as err:
+                if gen == self._gen and not stop.is_set():
+                    self._error(err)
+                return
+            if gen == self._gen:
+                self.last["fi"] = curve
+                self._draw("fi", curve)
+
+        threading.Thread(target=work, name="bmtool_lab-profiler-fi", daemon=True).start()
+
+    def _fi_step_done(self, gen: int, i: int, curve: Any) -> None:
+        if gen != self._gen:
+            return
+        now = time.monotonic()
+        done = curve.done
+        self.f_progress.value = int(done.sum())
+        if done.all() or now - self._fi_last_draw >= 1.0 / FI_PLOT_HZ:
+            self._fi_last_draw = now
+            self._draw_fi_points(curve)
+            tr = curve.traces[i]
+            if tr is not None and self.tab == "fi":
+                self.panel.push(tr[0], [tr[1]], [{"label": f"v at {curve.currents_nA[i] * 1e3:.0f} pA", "unit": "mV",
+                                                  "color": "#1f77b4"}], markers=[curve.t_on_ms, curve.t_off_ms],
+                                status=f"{int(done.sum())}/{done.size} steps", autoscale=True, final=False)
+
+    def _draw_fi_points(self, curve: Any) -> None:
+        done = curve.done
+        x, y = curve.currents_nA[done] * 1e3, curve.rates_hz[done]
+        order = np.argsort(x)
+        with self.f_fig.hold_sync():
+            self.f_line.x, self.f_line.y = x[order], y[order]
+            self.f_dots.x, self.f_dots.y = x[order], y[order]
+
+    def _show_fi_step(self) -> None:
+        curve, i = self.last.get("fi"), self.f_which.value
+        if curve is None or i is None or curve.traces[i] is None:
+            return
+        t, v = curve.traces[i]
+        self.panel.push(t, [v], [{"label": f"v at {curve.currents_nA[i] * 1e3:.0f} pA", "unit": "mV",
+                                  "color": "#1f77b4"}], markers=[curve.t_on_ms, curve.t_off_ms],
+                        status=f"step {i + 1}/{curve.currents_nA.size}: {int(curve.n_spikes[i])} spikes, "
+                               f"{curve.rates_hz[i]:.1f} Hz", autoscale=True)
+
+    # --- all cells ------------------------------------------------------------------------------
+    def _start_all(self) -> None:
+        self.a_run.disabled = True
+        self.a_out.value = "profiling every cell type…"
+
+        def progress(done: int, total: int) -> None:
+            self.a_progress.max, self.a_progress.value = total, done
+
+        def work() -> None:
+            try:
+                df = self.prof.profile_all(on_result=progress)
+                self.last["all"] = df
+                self._draw("all", df)
+            except Exception as err:
+                self._error(err)
+            finally:
+                self.a_run.disabled = False
+
+        threading.Thread(target=work, name="bmtool_lab-profiler-all", daemon=True).start()
+
+    # --- drawing --------------------------------------------------------------------------------
+    def _draw(self, tab: str, res: Any) -> None:
+        v_series = [{"label": "v", "unit": "mV", "color": "#1f77b4"}]
+        name = html.escape(self.prof.current)
+        if tab == "passive":
+            fit = res.fit_curve()
+            self.panel.push(res.t_ms, [res.v_mV, fit],
+                            [*v_series, {"label": "fit", "unit": "mV", "color": "#d62728", "dash": True}],
+                            markers=[res.t_on_ms, res.t_off_ms], autoscale=True,
+                            status=f"done: NEURON {res.solve_ms:.0f} ms")
+            r = res.result
+            self.p_out.value = _table([("V_rest", r.v_rest_mV, "mV"), ("R_in", r.r_in_MOhm, "MΩ"),
+                                       ("tau", r.tau_ms, "ms"), ("tau (fast)", r.tau_fast_ms, "ms"),
+                                       ("sag ratio", r.sag_ratio, ""), ("V_ss", r.v_ss_mV, "mV"),
+                                       ("fit R²", r.fit_r2, "")], "bmtl-prof-passive-values")
+        elif tab == "clamp":
+            self.panel.push(res.t_ms, [res.v_mV], v_series, markers=[res.t_on_ms, res.t_off_ms], autoscale=True,
+                            status=f"done: {res.n_spikes} spikes, {res.rate_hz:.1f} Hz; NEURON {res.solve_ms:.0f} ms")
+            rows = [("spikes in step", res.n_spikes, ""), ("rate", res.rate_hz, "Hz")]
+            rows += [(k, v, _FEATURE_UNITS.get(k, "")) for k, v in res.features.items()]
+            self.c_out.value = _table(rows, "bmtl-prof-features-values")
+        elif tab == "fi":
+            self._draw_fi_points(res)
+            self.f_progress.value = int(res.done.sum())
+            self.f_out.value = _table([("rheobase", res.rheobase_nA * 1e3, "pA"),
+                                       ("max rate", res.max_rate_hz, "Hz"),
+                                       ("sweep", res.wall_ms, "ms")], "bmtl-prof-fi-values")
+            options = [(f"{c * 1e3:.0f} pA", i) for i, c in enumerate(res.currents_nA)]
+            if [o[1] for o in self.f_which.options] != [o[1] for o in options] or self.f_which.value is None:
+                self.f_which.options = options
+                self.f_which.value = len(options) - 1
+            self._show_fi_step()
+        elif tab == "zap":
+            self.panel.push(res.t_ms, [res.v_mV], v_series, markers=[500.0, 500.0 + self.z_dur.value],
+                            autoscale=True, status=f"done: NEURON {res.solve_ms:.0f} ms, job {res.job_ms:.0f} ms")
+            with self.z_fig.hold_sync():
+                self.z_mag.x, self.z_mag.y = res.freq_hz, res.z_mag_MOhm
+                self.z_phase.x, self.z_phase.y = res.freq_hz, res.phase_rad
+            self.z_out.value = _table([("resonance", res.resonance_hz, "Hz"), ("Q", res.q_factor, ""),
+                                       ("|Z| max", float(np.max(res.z_mag_MOhm)), "MΩ")], "bmtl-prof-zap-values")
+        elif tab == "all":
+            self.a_out.value = res.to_html(float_format=lambda x: f"{x:.4g}", classes="bmtl-prof-all-values")
+        self.status.value = f"{name}: {html.escape(TAB_TITLES[TABS.index(tab)])} done"
+        self._export_links(tab, res)
+
+    def _export_links(self, tab: str, res: Any) -> None:
+        cell = self.prof.current
+        if tab == "all":
+            csv, doc = res.to_csv(), {"profile_all": json.loads(res.to_json(orient="index")), **res.attrs}
+        else:
+            csv, doc = res.table.to_csv(index=False), res.to_dict()
+        links = _link(csv, f"{cell}_{tab}.csv", "text/csv", "CSV", "bmtl-prof-export-csv")
+        links += _link(json.dumps(doc, indent=1, default=float), f"{cell}_{tab}.json", "application/json", "JSON",
+                       "bmtl-prof-export-json")
+        if self.prof.cell_params(cell):
+            links += _link(self.prof.export_params(cell=cell), f"{cell}_params.json", "application/json",
+                           "changed parameters", "bmtl-prof-export-params")
+        self.export.value = f"<span style='font-size:12px'>export: {links}</span>"
+
+    def _save_png(self) -> None:
+        fig = self.z_fig if self.tab == "zap" else self.f_fig
+        fig.save_png(f"{self.prof.current}_{'zap' if self.tab == 'zap' else 'fi'}.png")
+
+    # --- cell parameters ------------------------------------------------------------------------
+    def _build_knobs(self, name: str) -> None:
+        desc = self.prof._descriptions[name]
+        changes = self.prof.cell_params(name)
+        self._knobs.clear()
+        groups = []
+        for base, group in desc["groups"].items():
+            knobs = [_Knob(base, pname, default, self._knob_changed) for pname, default in group["params"].items()]
+            for k in knobs:
+                self._knobs[(base, k.name)] = k
+                k.show(changes.get(base, {}).get(k.name, k.default))
+            n = group["n_sections"]
+            title = w.HTML(f"<b>{html.escape(base)}</b> <small>({n} section{'s' if n > 1 else ''})</small>")
+            groups.append(w.VBox([title, *[k.row for k in knobs]]))
+        self.params.children = groups
+        self.inject.options = self.record.options = tuple(desc["sections"])
+        self._knob_cell = name
+
+    def _knob_changed(self, section: str, pname: str, value: float | None) -> None:
+        try:
+            self.prof.set_cell_params({section: {pname: value}})  # the controller calls back: re-run
+        except Exception as err:
+            self._error(err)
