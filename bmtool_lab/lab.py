@@ -123,6 +123,122 @@ def example_config_json(folder: str = "example_network") -> JsonReply:
 
 
 _DEMOS: dict[str, Any] = {}
+# One controller per (config, kind) in this kernel: opening the same dashboard again reuses it.
+_CONTROLLERS: dict[tuple[str, str], Any] = {}
+
+# Names of the model's files that are BMTK configs (simulation or circuit).
+_CONFIG_GLOB = ("*config*.json",)
+
+
+def _is_bmtk_config(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and any(k in data for k in ("networks", "network", "circuit_config"))
+
+
+def find_configs(folder: str = ".", max_depth: int = 3) -> list[str]:
+    """BMTK configs (``*config*.json`` holding networks) under ``folder``, nearest first."""
+    root = Path(folder).expanduser().resolve()
+    found: list[Path] = []
+    for depth in range(max_depth + 1):
+        pattern = "/".join(["*"] * depth + [_CONFIG_GLOB[0]])
+        for p in sorted(root.glob(pattern)):
+            if ".ipynb_checkpoints" in p.parts or any(part.startswith(".") for part in p.relative_to(root).parts):
+                continue
+            if _is_bmtk_config(p):
+                found.append(p)
+    # simulation configs first: they point at the circuit and carry run settings
+    found.sort(key=lambda p: (len(p.relative_to(root).parts), "simulation" not in p.name, str(p)))
+    return [str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in found]
+
+
+def find_configs_json(folder: str = ".") -> JsonReply:
+    return JsonReply(find_configs(folder))
+
+
+def _controller(kind: str, config: str) -> Any:
+    key = (str(Path(config).expanduser().resolve()), kind)
+    ctl = _CONTROLLERS.get(key)
+    if ctl is None:
+        if kind == "tuner":
+            from .tuning.synapse import SynapseTuner
+
+            ctl = SynapseTuner(config)
+        elif kind == "profiler":
+            from .tuning.profiler import CellProfiler
+
+            ctl = CellProfiler(config)
+        elif kind == "connectivity":
+            from .tuning.connectivity import ConnectivityExplorer
+
+            ctl = ConnectivityExplorer(config)
+        else:
+            raise ValueError(f"unknown dashboard {kind!r} (tuner, profiler, connectivity)")
+        _CONTROLLERS[key] = ctl
+    return ctl
+
+
+def open_dashboard(kind: str, config: str, item: str | None = None, area: str = "right") -> Any:
+    """Open the tuner (``item`` = connection), profiler (``item`` = cell type) or connectivity
+    explorer of ``config`` in the right sidebar or a main-area tab; returns the host."""
+    from .widgets.host import open_in_main, open_sidebar
+
+    ctl = _controller(kind, config)
+    if item:
+        ctl.select(item)
+    name = {"tuner": "Synapse tuner", "profiler": "Cell profiler", "connectivity": "Connectivity"}[kind]
+    title = f"{name}: {Path(config).parent.name or Path(config).name}"
+    opener = open_in_main if area == "main" else open_sidebar
+    return opener(ctl, title=title, key=f"{kind}:{area}:{Path(config).expanduser().resolve()}")
+
+
+def code_for(ctl: Any, config: str | None = None) -> str:
+    """Python that recreates ``ctl`` (a tuner, profiler or explorer) in its current state."""
+    try:
+        from .session import to_python  # the session module writes the full state when present
+
+        return _ends_with_display(to_python(ctl))
+    except Exception:  # noqa: BLE001 - fall back to the essentials below
+        pass
+    cfg = str(getattr(getattr(ctl, "config", None), "path", None) or config or "")
+    kind = type(ctl).__name__
+    lines = ["import bmtool_lab", f"from bmtool_lab import {kind}", ""]
+    var = {"SynapseTuner": "tuner", "CellProfiler": "prof", "ConnectivityExplorer": "conn"}.get(kind, "dash")
+    lines.append(f"{var} = {kind}({cfg!r})")
+    name = getattr(ctl, "name", None)
+    if kind == "SynapseTuner" and name:
+        lines.append(f"{var}.select({name!r})")
+        proto = getattr(ctl, "protocol", None)
+        if proto is not None:
+            fields = {k: getattr(proto, k) for k in ("clamp", "hold_mV", "freq_hz", "delay_ms", "n_train", "n_rec")}
+            lines.append(f"{var}.set_protocol({', '.join(f'{k}={v!r}' for k, v in fields.items())})")
+        params = {k: float(v) for k, v in (getattr(ctl, "params", {}) or {}).items()}
+        if params:
+            lines.append(f"{var}.set_params({', '.join(f'{k}={v!r}' for k, v in params.items())})")
+    elif kind == "CellProfiler" and getattr(ctl, "current", None) is not None:
+        lines.append(f"{var}.select({getattr(ctl.current, 'name', ctl.current)!r})")
+    lines.append(var)
+    return "\n".join(lines)
+
+
+def _ends_with_display(code: str) -> str:
+    """Make the snippet end with the controller's name, so running the cell shows the dashboard."""
+    import re
+
+    lines = code.rstrip().splitlines()
+    if lines and lines[-1].strip().isidentifier():
+        return code
+    m = re.search(r"^(\w+)\s*=\s*(?:\w+\.)*(SynapseTuner|CellProfiler|ConnectivityExplorer)\(", code, re.M)
+    return code.rstrip() + f"\n{m.group(1)}\n" if m else code
+
+
+def code_for_host_json(host_key: str) -> JsonReply:
+    from .widgets.host import host_controller
+
+    ctl = host_controller(host_key)
+    return JsonReply(code_for(ctl) if ctl is not None else "")
 
 
 def open_demo(path: str, cell: str = "Exc") -> Any:

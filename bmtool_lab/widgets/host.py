@@ -37,6 +37,22 @@ class SidebarHost(widgets.DOMWidget):
     area = traitlets.Enum(["right", "main"], default_value="right").tag(sync=True)
     host_id = traitlets.Unicode("").tag(sync=True)
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_msg(self._on_front_end_msg)
+
+    def _on_front_end_msg(self, _widget: Any, content: dict, _buffers: list) -> None:
+        # "Copy as code": the front end asks, the kernel answers with the controller's current state.
+        if content.get("event") == "copy_code":
+            from ..lab import code_for
+
+            controller = _CONTROLLERS.get(self.host_id)
+            try:
+                code = code_for(controller) if controller is not None else ""
+                self.send({"event": "code", "code": code})
+            except Exception as err:  # noqa: BLE001 - say it in the panel instead of failing silently
+                self.send({"event": "code", "code": "", "error": f"{type(err).__name__}: {err}"})
+
 
 def _as_widget(dashboard: Any) -> widgets.Widget:
     """A controller's dashboard widget (``.widget`` / ``.dashboard()``), or the widget itself."""
@@ -58,10 +74,22 @@ def _open(dashboard: Any, title: str | None, area: Literal["right", "main"], key
     if host is not None and host.comm is not None:
         host.children = [child]
         host.title = title
+        _CONTROLLERS[host.host_id] = dashboard
         return host
-    host = SidebarHost(children=[child], title=title, area=area, host_id=key.replace(":", "-").replace(" ", "_"))
+    host_id = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in key)
+    host = SidebarHost(children=[child], title=title, area=area, host_id=host_id)
     _HOSTS[key] = host
+    _CONTROLLERS[host_id] = dashboard
     return host
+
+
+# Controller shown by each host (for "Copy as code"), by host_id.
+_CONTROLLERS: dict[str, Any] = {}
+
+
+def host_controller(host_id: str) -> Any:
+    """The controller a host shows (None when the host is unknown to this kernel)."""
+    return _CONTROLLERS.get(host_id)
 
 
 def open_sidebar(dashboard: Any, title: str | None = None, key: str | None = None) -> SidebarHost:

@@ -53,7 +53,7 @@ class _ParamControl:
         unit = f" ({spec.unit})" if getattr(spec, "unit", "") else ""
         self.label = w.HTML(f"<span title='{html.escape(getattr(spec, 'doc', '') or '')}'>"
                             f"{html.escape(spec.name)}{html.escape(unit)}</span>",
-                            layout=w.Layout(width="110px"))
+                            layout=w.Layout(flex="0 0 76px", overflow="hidden"))
         lo, hi = float(spec.min), float(spec.max)
         value = float(spec.value)
         self.log = getattr(spec, "scale", "linear") == "log" and lo > 0
@@ -65,8 +65,8 @@ class _ParamControl:
             step = getattr(spec, "step", None) or (hi - lo) / 200.0
             self.slider = w.FloatSlider(value=min(max(value, lo), hi), min=lo, max=hi, step=step, readout=False,
                                         continuous_update=True, layout=w.Layout(flex="1 1 auto", min_width="80px"))
-        self.box = w.FloatText(value=value, layout=w.Layout(width="90px"))
-        self.row = w.HBox([self.label, self.slider, self.box], layout=w.Layout(width="100%"))
+        self.box = w.FloatText(value=value, layout=w.Layout(flex="0 0 74px", width="74px"))
+        self.row = w.HBox([self.label, self.slider, self.box], layout=w.Layout(width="100%", overflow="hidden"))
         self.row.add_class(f"bmtl-syn-param-{spec.name}")
         self.row.add_class("bmtl-syn-param")
         self._on_change = on_change

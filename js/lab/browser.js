@@ -47,7 +47,13 @@ export class ModelBrowser extends Widget {
       if (e.key === "Enter") this.describe();
     });
     this.message = el("div", { class: "bmtl-browser-message" });
+    this.configs = el("div", { class: "bmtl-browser-configs" });
     this.details = el("div", { class: "bmtl-browser-details" });
+    this.startKernel = el(
+      "button",
+      { class: "jp-mod-styled bmtl-btn-start-kernel", onclick: () => this.startNotebook() },
+      "Start a notebook kernel"
+    );
     n.append(
       el("h2", { class: "bmtl-browser-title" }, "BMTool Lab"),
       this.kernelLine,
@@ -58,9 +64,12 @@ export class ModelBrowser extends Widget {
         { class: "bmtl-browser-buttons" },
         el("button", { class: "jp-mod-styled bmtl-btn-load", onclick: () => this.describe() }, "Load"),
         el("button", { class: "jp-mod-styled bmtl-btn-example", onclick: () => this.openExample() }, "Example network"),
+        el("button", { class: "jp-mod-styled bmtl-btn-find", onclick: () => this.findConfigs() }, "Find configs"),
         el("button", { class: "jp-mod-styled bmtl-btn-demo", onclick: () => this.openDemo() }, "Trace demo")
       ),
+      this.startKernel,
       this.message,
+      this.configs,
       this.details
     );
   }
@@ -70,11 +79,82 @@ export class ModelBrowser extends Widget {
     if (current && current.sessionContext) this._sessionWidget = current;
     const w = this._sessionWidget;
     if (!w || w.isDisposed) {
-      this.kernelLine.textContent = "No notebook kernel yet: open a notebook.";
+      this.kernelLine.textContent = "No notebook kernel yet: dashboards run in a notebook's kernel.";
+      this.startKernel.style.display = "";
       return;
     }
+    this.startKernel.style.display = "none";
     const name = w.sessionContext.path || w.title.label;
     this.kernelLine.textContent = `Kernel of ${name}`;
+  }
+
+  // Paths typed or found are relative to the server root; the kernel runs in the notebook's folder.
+  get kernelDir() {
+    const path = this._sessionWidget?.sessionContext?.path || "";
+    return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+  }
+
+  toKernelPath(rootPath) {
+    if (!rootPath || rootPath.startsWith("/") || rootPath.startsWith("~")) return rootPath;
+    const dir = this.kernelDir;
+    if (!dir) return rootPath;
+    if (rootPath.startsWith(dir + "/")) return rootPath.slice(dir.length + 1);
+    return "../".repeat(dir.split("/").length) + rootPath;
+  }
+
+  fileBrowserPath() {
+    for (const w of this.app.shell.widgets("left")) {
+      if (w.id === "filebrowser" && w.model) return w.model.path || "";
+    }
+    return "";
+  }
+
+  async startNotebook() {
+    try {
+      await this.app.commands.execute("notebook:create-new", { kernelName: "python3", cwd: this.fileBrowserPath() });
+      this._trackKernel();
+    } catch (err) {
+      this.setMessage(String(err.message || err), true);
+    }
+  }
+
+  async findConfigs() {
+    const folder = this.toKernelPath(this.fileBrowserPath()) || ".";
+    this.setMessage(`Looking for BMTK configs under ${folder}…`);
+    try {
+      const found = await this.run("import bmtool_lab.lab as _bmtl_lab", `_bmtl_lab.find_configs_json(${pyString(folder)})`);
+      this.configs.replaceChildren();
+      if (!found.length) this.configs.append(el("div", { class: "bmtl-empty" }, "no BMTK config found here"));
+      for (const rel of found) {
+        const path = folder === "." ? rel : `${folder}/${rel}`;
+        this.configs.append(
+          el("div", { class: "bmtl-config-item", onclick: () => { this.configInput.value = path; this.describe(); } }, path)
+        );
+      }
+      this.setMessage(found.length ? `${found.length} config(s) found` : "");
+    } catch (err) {
+      this.setMessage(String(err.message || err), true);
+    }
+  }
+
+  // Open a config chosen elsewhere (file browser context menu): a path from the server root.
+  async openConfig(rootPath) {
+    this.configInput.value = this.toKernelPath(rootPath);
+    await this.describe();
+  }
+
+  async openDashboard(kind, item = null, area = "right") {
+    const path = this.configInput.value.trim();
+    this.setMessage(`Opening the ${kind} ${area === "main" ? "in a tab" : "in the right sidebar"}…`);
+    try {
+      const itemArg = item === null ? "None" : pyString(item);
+      await this.run(
+        `import bmtool_lab.lab as _bmtl_lab\n_bmtl_lab.open_dashboard(${pyString(kind)}, ${pyString(path)}, ${itemArg}, ${pyString(area)})`
+      );
+      this.setMessage("");
+    } catch (err) {
+      this.setMessage(String(err.message || err), true);
+    }
   }
 
   get kernel() {
@@ -143,15 +223,38 @@ export class ModelBrowser extends Widget {
     const d = this.details;
     d.replaceChildren();
     if (!info || info.error) return;
-    const section = (title, rows, cols) => {
+    const open = (kind, item, area) => (e) => {
+      e.stopPropagation();
+      this.openDashboard(kind, item, area);
+    };
+    const actions = (kind) => (r) =>
+      el(
+        "span",
+        { class: "bmtl-actions" },
+        el("button", { class: `bmtl-open bmtl-open-${kind}`, title: "open in the right sidebar", onclick: open(kind, r.name, "right") }, "side"),
+        el("button", { class: `bmtl-open-tab bmtl-open-${kind}-tab`, title: "open in a main-area tab", onclick: open(kind, r.name, "main") }, "tab")
+      );
+    d.append(
+      el(
+        "div",
+        { class: "bmtl-browser-buttons" },
+        el("button", { class: "jp-mod-styled bmtl-btn-connectivity", onclick: open("connectivity", null, "main") }, "Connectivity matrices")
+      )
+    );
+    const section = (title, rows, cols, action = null) => {
       d.append(el("h3", {}, title));
       if (!rows.length) {
         d.append(el("div", { class: "bmtl-empty" }, "none"));
         return;
       }
       const table = el("table", { class: "bmtl-table" });
-      table.append(el("tr", {}, ...cols.map((c) => el("th", {}, c[1]))));
-      for (const r of rows) table.append(el("tr", {}, ...cols.map((c) => el("td", {}, String(r[c[0]] ?? "")))));
+      table.append(el("tr", {}, ...cols.map((c) => el("th", {}, c[1])), ...(action ? [el("th", {}, "")] : [])));
+      for (const r of rows) {
+        const cells = cols.map((c) => el("td", {}, String(r[c[0]] ?? "")));
+        if (action) cells.push(el("td", {}, action(r)));
+        const row = el("tr", { "data-name": String(r.name ?? "") }, ...cells);
+        table.append(row);
+      }
       d.append(table);
     };
     section("Node populations", info.populations || [], [
@@ -159,15 +262,19 @@ export class ModelBrowser extends Widget {
       ["group", "group"],
       ["count", "cells"],
     ]);
-    section("Connection types", info.connections || [], [
+    const chemical = (info.connections || []).filter((c) => c.synapse !== "gap junction");
+    const gaps = (info.connections || []).filter((c) => c.synapse === "gap junction");
+    section("Connection types", chemical, [
       ["name", "name"],
       ["edges", "edges"],
       ["synapse", "synapse model"],
-    ]);
+    ], actions("tuner"));
+    if (gaps.length) section("Gap junctions", gaps, [["name", "name"], ["edges", "edges"]]);
+    const simulatable = (info.cells || []).filter((c) => c.model_type === "biophysical");
     section("Cell types", info.cells || [], [
       ["name", "name"],
       ["template", "template"],
-    ]);
+    ], (r) => (simulatable.includes(r) ? actions("profiler")(r) : el("span", { class: "bmtl-muted" }, r.model_type)));
     if ((info.problems || []).length) {
       d.append(el("h3", {}, "Problems"));
       for (const p of info.problems) d.append(el("div", { class: "bmtl-problem" }, p));

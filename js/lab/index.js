@@ -21,6 +21,40 @@ const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"
 export const bmtlIcon = new LabIcon({ name: "bmtool-lab:icon", svgstr: ICON_SVG });
 
 let theApp = null;
+let theBrowser = null;
+// Notebook-like widgets seen in the shell, to find the one whose kernel a host belongs to.
+const seenNotebooks = new Set();
+
+function trackNotebooks(app) {
+  const note = () => {
+    const w = app.shell.currentWidget;
+    if (w && w.sessionContext && w.content && w.content.model) seenNotebooks.add(w);
+  };
+  app.shell.currentChanged?.connect(note);
+  note();
+}
+
+function notebookOfKernel(kernelId) {
+  let fallback = null;
+  for (const w of [...seenNotebooks]) {
+    if (w.isDisposed) {
+      seenNotebooks.delete(w);
+      continue;
+    }
+    fallback = w;
+    if (w.sessionContext.session?.kernel?.id === kernelId) return w;
+  }
+  return fallback;
+}
+
+async function insertCodeCell(app, kernelId, code) {
+  const nb = notebookOfKernel(kernelId);
+  if (!nb) throw new Error("no open notebook to insert the code into");
+  app.shell.activateById(nb.id);
+  await app.commands.execute("notebook:insert-cell-below");
+  nb.content.activeCell.model.sharedModel.setSource(code);
+  return nb;
+}
 // Hosts by model id, so a page reload or a second open of the same host reuses its panel.
 const hosts = new Map();
 
@@ -48,13 +82,26 @@ export class SidebarHostModel extends DOMWidgetModel {
     // Build the shell panel at once: no notebook output area is involved.
     this._open().catch((err) => console.error("bmtool-lab: cannot open the host panel", err));
     this.on("change:children", () => this._fill());
+    this.on("msg:custom", (content) => this._onCustom(content));
     this.on("change:title", () => {
       if (this._panel) this._panel.title.label = this.get("title");
     });
     this.on("comm_live_update", () => {
-      if (!this.comm_live) this._closed("The kernel stopped; re-run the cell that opened this dashboard.");
+      if (!this.comm_live) this._showClosed("The kernel restarted or stopped; re-run the cell that opened this dashboard.");
     });
-    this.once("destroy", () => this._closed("The kernel restarted; re-run the cell that opened this dashboard."));
+    this.once("destroy", () => this._showClosed("The kernel restarted; re-run the cell that opened this dashboard."));
+    // The widget manager marks models disconnected on a restart; listen to the kernel too, so
+    // the panel says what happened instead of showing dead controls.
+    const kernel = this.widget_manager.kernel;
+    if (kernel && kernel.statusChanged) {
+      const onStatus = (_k, status) => {
+        if (status === "restarting" || status === "autorestarting" || status === "dead") {
+          kernel.statusChanged.disconnect(onStatus);
+          this._showClosed(`The kernel ${status === "dead" ? "died" : "restarted"}; re-run the cell that opened this dashboard.`);
+        }
+      };
+      kernel.statusChanged.connect(onStatus);
+    }
   }
 
   async _open() {
@@ -78,12 +125,42 @@ export class SidebarHostModel extends DOMWidgetModel {
     theApp.shell.activateById(panel.id);
   }
 
+  _toolbar() {
+    const bar = new Widget();
+    bar.addClass("bmtl-host-toolbar");
+    const copy = document.createElement("button");
+    copy.className = "jp-mod-styled bmtl-host-copy";
+    copy.textContent = "Copy as code";
+    copy.title = "Insert the Python that recreates this dashboard into the notebook";
+    copy.onclick = () => this.send({ event: "copy_code" });
+    this._note = document.createElement("span");
+    this._note.className = "bmtl-host-toolbar-note";
+    bar.node.append(copy, this._note);
+    return bar;
+  }
+
+  async _onCustom(content) {
+    if (content.event !== "code") return;
+    if (content.error || !content.code) {
+      this._note.textContent = content.error || "nothing to copy";
+      return;
+    }
+    try {
+      const kernelId = this.widget_manager.kernel?.id;
+      await insertCodeCell(theApp, kernelId, content.code);
+      this._note.textContent = "inserted below the active cell";
+    } catch (err) {
+      this._note.textContent = String(err.message || err);
+    }
+  }
+
   async _fill() {
     const panel = this._panel;
     if (!panel) return;
     for (const view of this._views) view.remove();
     this._views = [];
     for (const w of [...panel.widgets]) w.dispose();
+    panel.addWidget(this._toolbar());
     const children = this.get("children") || [];
     for (const child of children) {
       const view = await this.widget_manager.create_view(child, {});
@@ -93,7 +170,7 @@ export class SidebarHostModel extends DOMWidgetModel {
     panel.node.dataset.ready = "true";
   }
 
-  _closed(message) {
+  _showClosed(message) {
     const panel = this._panel;
     if (!panel || panel.isDisposed) return;
     for (const w of [...panel.widgets]) w.dispose();
@@ -143,7 +220,9 @@ const browserPlugin = {
   optional: [ICommandPalette, ILauncher, ILayoutRestorer],
   activate: (app, palette, launcher, restorer) => {
     theApp = theApp || app;
+    trackNotebooks(app);
     const browser = new ModelBrowser(app);
+    theBrowser = browser;
     browser.id = "bmtool-lab-browser";
     browser.title.icon = bmtlIcon;
     browser.title.caption = "BMTool Lab";
@@ -165,11 +244,54 @@ const browserPlugin = {
         await browser.openExample();
       },
     });
+    const dashboards = [
+      ["bmtool-lab:open-tuner", "tuner", "BMTool Lab: synapse tuner", "Open the synapse tuner of the panel's config"],
+      ["bmtool-lab:open-profiler", "profiler", "BMTool Lab: cell profiler", "Open the cell profiler of the panel's config"],
+      ["bmtool-lab:open-connectivity", "connectivity", "BMTool Lab: connectivity matrices",
+        "Open the connectivity explorer of the panel's config"],
+    ];
+    for (const [id, kind, label, caption] of dashboards) {
+      app.commands.addCommand(id, {
+        label,
+        caption,
+        execute: async (args) => {
+          app.shell.activateById(browser.id);
+          await browser.openDashboard(kind, args.item ?? null, args.area ?? (kind === "connectivity" ? "main" : "right"));
+        },
+      });
+    }
+    const openConfig = "bmtool-lab:open-config";
+    app.commands.addCommand(openConfig, {
+      label: "Open in BMTool Lab",
+      caption: "Show this BMTK config in the BMTool Lab panel",
+      icon: bmtlIcon,
+      execute: async (args) => {
+        let path = args.path;
+        if (!path) {
+          const fb = app.shell.widgets("left").find?.((w) => w.id === "filebrowser") ||
+            [...app.shell.widgets("left")].find((w) => w.id === "filebrowser");
+          const item = fb?.selectedItems?.().next?.().value;
+          path = item?.path;
+        }
+        if (!path) return;
+        app.shell.activateById(browser.id);
+        await browser.openConfig(path);
+      },
+    });
+    app.contextMenu.addItem({
+      command: openConfig,
+      selector: '.jp-DirListing-item[data-file-type="json"]',
+      rank: 20,
+    });
     if (palette) {
       palette.addItem({ command: open, category: "BMTool Lab" });
       palette.addItem({ command: openExample, category: "BMTool Lab" });
+      for (const [id] of dashboards) palette.addItem({ command: id, category: "BMTool Lab" });
     }
-    if (launcher) launcher.add({ command: open, category: "Other", rank: 1 });
+    if (launcher) {
+      launcher.add({ command: open, category: "BMTool Lab", rank: 1 });
+      for (const [id] of dashboards) launcher.add({ command: id, category: "BMTool Lab", rank: 2 });
+    }
   },
 };
 
