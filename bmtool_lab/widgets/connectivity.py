@@ -177,7 +177,7 @@ class ConnectivityDashboard(w.VBox):
                           self.status, self.details])
         self.add_class("bmtl-conn")
         self._tuner_callback = on_open_synapse_tuner if on_open_synapse_tuner is not None \
-            else explorer.on_open_synapse_tuner
+            else explorer.on_open_synapse_tuner or self._open_tuner_in_sidebar
         for control in (self.metric, self.stat, self.count, self.group_by, self.sources, self.targets,
                         self.convention, self.connected_only, self.symmetric):
             control.observe(self._on_control, "value")
@@ -192,6 +192,15 @@ class ConnectivityDashboard(w.VBox):
     def on_open_synapse_tuner(self, callback: Callable[[ConnectionType], Any] | None) -> None:
         self._tuner_callback = callback
         self._update_tuner_button()
+
+    def _open_tuner_in_sidebar(self, connection: ConnectionType) -> Any:
+        """Default "Open synapse tuner": this config's tuner on that connection, in the right sidebar."""
+        from ..lab import open_dashboard
+
+        config = getattr(getattr(self.explorer, "config", None), "path", None)
+        if config is None:
+            raise ValueError("this explorer was not made from a config file, so no tuner can be opened for it")
+        return open_dashboard("tuner", str(config), connection.name, "right")
 
     def query(self) -> dict[str, Any]:
         """The explorer arguments the pickers stand for."""

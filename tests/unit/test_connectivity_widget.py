@@ -62,6 +62,10 @@ def test_click_fills_the_details(dash):
 
 def test_synapse_tuner_button_hook(dash):
     dash.select("A", "A")
+    # by default the button opens this config's synapse tuner in the sidebar
+    assert not dash.open_tuner.disabled
+    assert dash.on_open_synapse_tuner == dash._open_tuner_in_sidebar
+    dash.on_open_synapse_tuner = None
     assert dash.open_tuner.disabled and "not available" in dash.open_tuner.tooltip
     opened = []
     dash.on_open_synapse_tuner = opened.append
