@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+README_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def open_notebook(page, lab, name: str, timeout_s: float = 90) -> None:
@@ -57,8 +58,12 @@ def wait_for_trace(page, selector: str, min_points: int = 1000, timeout_s: float
     return page.eval_on_selector(selector, "el => ({...el.dataset})")
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str, readme: bool = False) -> Path:
+    """Save a PNG into test-artifacts/ (and docs/screenshots/ for the README when ``readme``)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
+    if readme:
+        README_SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(README_SHOTS / f"{name}.png"))
     return path

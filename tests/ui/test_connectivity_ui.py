@@ -60,4 +60,4 @@ def test_explorer_switch_hover_click(page, lab_server) -> None:
     cells[0].click(position={"x": 4, "y": 4})
     details = wait_text(page, ".jp-NotebookPanel .bmtl-conn .bmtl-conn-summary", lambda t: "→" in t)
     assert any(ch.isdigit() for ch in details)
-    screenshot(page, "connectivity-explorer")
+    screenshot(page, "connectivity-explorer", readme=True)

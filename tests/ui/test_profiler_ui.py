@@ -63,7 +63,7 @@ def test_pick_a_cell_run_fi_change_a_conductance(page, lab_server) -> None:
     first = _dots(page)
     summary = page.inner_text(f"{ROOT} .bmtl-prof-fi-summary")
     assert "rheobase" in summary and "pA" in summary
-    screenshot(page, "profiler-fi-curve")
+    screenshot(page, "profiler-fi-curve", readme=True)
 
     # Change a conductance (PV soma gkbar, typed into its exact-value box): the F–I re-runs.
     box = page.locator(f"{ROOT} .bmtl-prof-param-soma-gkbar_wb_ex input[type='number']")

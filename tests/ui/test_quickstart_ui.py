@@ -14,13 +14,14 @@ def test_quickstart_streams_a_trace_and_opens_the_panel(page, lab_server) -> Non
     run_all_cells(page)
 
     inline = ".jp-NotebookPanel .bmtl-demo .bmtl-trace-panel"
-    data = wait_for_trace(page, inline, min_points=1000)
-    # 400 ms at dt = 0.025 ms: the whole trace arrived as float32 bytes and was drawn.
-    assert int(data["points"]) == 16001
-    assert data["error"] == "false"
+    wait_for_trace(page, inline, min_points=1000)  # the trace grows while NEURON runs...
     page.wait_for_function(
         "sel => document.querySelector(sel + ' .bmtl-trace-status').textContent.startsWith('done')",
         arg=inline, timeout=60_000)
+    data = page.eval_on_selector(inline, "el => ({...el.dataset})")
+    # ...and ends whole: 400 ms at dt = 0.025 ms, as float32 bytes, drawn.
+    assert int(data["points"]) == 16001
+    assert data["error"] == "false"
     status = page.inner_text(f"{inline} .bmtl-trace-status")
     assert "spikes" in status and "Hz" in status
     # uPlot drew onto its canvas (not just an empty element).
@@ -42,7 +43,7 @@ def test_quickstart_streams_a_trace_and_opens_the_panel(page, lab_server) -> Non
     text = panel.inner_text()
     assert "cortex" in text and "thalamus" in text and "Exp2SynSTP" in text
     assert "Problems" not in text, text
-    screenshot(page, "quickstart-model-browser")
+    screenshot(page, "quickstart-model-browser", readme=True)
 
     # Moving the inline slider re-runs the simulation and both views update.
     before = int(page.eval_on_selector(inline, "el => el.dataset.version"))

@@ -66,7 +66,7 @@ def test_panel_sidebar_sync_copy_reload_restart(page, lab_server) -> None:
     page.wait_for_selector(f"{PANEL} tr[data-name='Exc2PV'] .bmtl-open-tuner", timeout=60_000)
     page.click(f"{PANEL} tr[data-name='Exc2PV'] .bmtl-open-tuner")
     wait_for_trace(page, f"{SIDE_TUNER} .bmtl-trace-panel", min_points=50)
-    screenshot(page, "sidebar-tuner")
+    screenshot(page, "sidebar-tuner", readme=True)
 
     # The same controller inline: one model, two views.
     add_cell_and_run(page, f"import bmtool_lab.lab as L\nL._controller('tuner', {EXAMPLE!r})")

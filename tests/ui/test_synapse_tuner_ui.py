@@ -84,7 +84,7 @@ def test_tune_pin_undo_save(page, lab_server) -> None:
     page.click(f"{TUNER} button.bmtl-syn-save")
     diff = page.wait_for_selector(f"{TUNER} .bmtl-syn-diff", timeout=30_000).inner_text()
     assert "tau2: 3.0 -> 6.0 ms" in diff
-    screenshot(page, "synapse-tuner")
+    screenshot(page, "synapse-tuner", readme=True)
     page.click(f"{TUNER} button.bmtl-syn-confirm")
     page.wait_for_selector(f"{TUNER} .bmtl-syn-message .bmtl-ok", timeout=30_000)
     path = lab_server.root / "example_network" / "components" / "synaptic_models" / "Exc2PV.json"
