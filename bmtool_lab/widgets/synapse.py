@@ -180,6 +180,14 @@ class SynapseDashboard:
         self.save_box = w.VBox([w.HTML(), w.HBox([self.confirm_btn, self.cancel_btn])],
                                layout=w.Layout(display="none"))
         self.save_box.add_class("bmtl-syn-savebox")
+        # the optimizer's Fit panel, built on first use, shown under the parameter controls
+        self.optimize_btn = w.ToggleButton(description="Optimize…", value=False, layout=w.Layout(width="auto"),
+                                           tooltip="fit parameters to target metrics")
+        self.optimize_btn.add_class("bmtl-syn-optimize")
+        self.optimize_btn.observe(self._toggle_fit, names="value")
+        self.fit_box = w.VBox(layout=w.Layout(display="none", width="100%"))
+        self.fit_box.add_class("bmtl-syn-fitbox")
+        self._fit_panel = None
         self.metrics = w.HTML()
         self.metrics.add_class("bmtl-syn-metrics")
         self.message = w.HTML()
@@ -189,9 +197,9 @@ class SynapseDashboard:
             w.HBox([self.kind, self.clamp], layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.freq, self.delay, self.hold], layout=w.Layout(flex_flow="row wrap")),
             self.params_box,
-            w.HBox([self.undo_btn, self.redo_btn, self.pin_btn, self.unpin_btn, self.save_btn],
+            w.HBox([self.undo_btn, self.redo_btn, self.pin_btn, self.unpin_btn, self.save_btn, self.optimize_btn],
                    layout=w.Layout(flex_flow="row wrap")),
-            self.save_box, self.message, self.panel, self.metrics,
+            self.fit_box, self.save_box, self.message, self.panel, self.metrics,
         ], layout=w.Layout(width="100%", min_width="260px"))
         self.box.add_class("bmtl-syn-tuner")
 
@@ -237,7 +245,21 @@ class SynapseDashboard:
                                f"{_fmt(ct.delay)} ms · {html.escape(str(ct.dynamics_params or ''))}"
                                f"{' · ' + html.escape(str(place)) if place else ''}</small>")
         self._update_buttons()
+        if self._fit_panel is not None:
+            self._fit_panel.reload()
         self.run()
+
+    def _toggle_fit(self, change: dict) -> None:
+        if change["new"] and self._fit_panel is None:
+            try:
+                from .optimizer import FitPanel
+
+                self._fit_panel = FitPanel(self.tuner)
+            except Exception as err:
+                self._error(err)
+                return
+            self.fit_box.children = [self._fit_panel.box]
+        self.fit_box.layout.display = "flex" if change["new"] else "none"
 
     def _param_changed(self, name: str, value: float) -> None:
         try:
