@@ -351,20 +351,29 @@ def _names(pp: Any, *vartypes: int) -> list[str]:
     return names
 
 
-def _point_process_parameters(exclude: set[str]) -> tuple:
-    """(name, PARAMETER values) of every point process instance in this process."""
+def point_process_names() -> list[str]:
+    """Names of every point-process mechanism loaded in this process (built in and compiled)."""
     h = neuron_h()
     mt = h.MechanismType(1)
-    out = []
+    names = []
     for i in range(int(mt.count())):
         mt.select(i)
         s = h.ref("")
         mt.selected(s)
-        instances = [pp for pp in h.List(s[0]) if pp.hname() not in exclude]
+        names.append(s[0])
+    return names
+
+
+def _point_process_parameters(exclude: set[str]) -> tuple:
+    """(name, PARAMETER values) of every point process instance in this process."""
+    h = neuron_h()
+    out = []
+    for name in point_process_names():
+        instances = [pp for pp in h.List(name) if pp.hname() not in exclude]
         if not instances:
             continue
         names = _names(instances[0], 1)
-        out.extend((s[0], tuple(getattr(pp, n) for n in names)) for pp in instances)
+        out.extend((name, tuple(getattr(pp, n) for n in names)) for pp in instances)
     return tuple(out)
 
 

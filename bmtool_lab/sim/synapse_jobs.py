@@ -174,17 +174,9 @@ def _mech_names(mechanism: str, vartype: int) -> list[tuple[str, float]]:
 
 
 def _point_processes() -> list[str]:
-    from .context import neuron_h
+    from .protocol import point_process_names
 
-    h = neuron_h()
-    mt = h.MechanismType(1)
-    names = []
-    for i in range(int(mt.count())):
-        mt.select(i)
-        s = h.ref("")
-        mt.selected(s)
-        names.append(s[0])
-    return names
+    return point_process_names()
 
 
 def _load_mechanisms(ctx: Any, *dirs: Path | None) -> None:

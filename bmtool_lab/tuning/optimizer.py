@@ -73,7 +73,6 @@ import re
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -84,6 +83,7 @@ import numpy as np
 
 from bmtool_lab.sim.errors import SimError
 from bmtool_lab.sim.synapse_jobs import MeasureSettings, RunProtocol, SynapseSpec, synapse_run_job
+from bmtool_lab.tuning._events import Listeners
 from bmtool_lab.tuning.synapse import _PROTOCOL_ALIASES, SynapseProtocol, TunerError
 
 __all__ = ["SynapseOptimizer", "FitResult", "Evaluation", "OptimizerError", "METRICS", "PENALTY", "fit_many",
@@ -609,7 +609,7 @@ class SynapseOptimizer:
         if self.connection is None:
             raise OptimizerError("the tuner has no connection selected: tuner.select(name) first")
         self.cost = cost
-        self._listeners: list[Callable[[str, Any], None]] = []
+        self._listeners = Listeners("SynapseOptimizer")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._widget: Any = None
@@ -813,17 +813,13 @@ class SynapseOptimizer:
     # --- listeners --------------------------------------------------------------------------
     def add_listener(self, fn: Callable[[str, Any], None]) -> None:
         """Call ``fn(event, payload)`` on every event (see the module docstring)."""
-        self._listeners.append(fn)
+        self._listeners.add(fn)
 
     def remove_listener(self, fn: Callable[[str, Any], None]) -> None:
         self._listeners.remove(fn)
 
     def _emit(self, event: str, payload: Any) -> None:
-        for fn in list(self._listeners):
-            try:
-                fn(event, payload)
-            except Exception as exc:  # a display bug must not kill the fit
-                warnings.warn(f"SynapseOptimizer listener failed on {event!r}: {exc!r}", stacklevel=2)
+        self._listeners.emit(event, payload)
 
     # --- the problem snapshot ---------------------------------------------------------------
     def _conn_state(self) -> Any:

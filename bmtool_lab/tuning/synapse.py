@@ -65,6 +65,7 @@ from bmtool_lab.sim.synapse_jobs import (
     measure_run,
     synapse_run_job,
 )
+from bmtool_lab.tuning._events import Listeners
 
 __all__ = ["ParamSpec", "SynapseProtocol", "SynapseResult", "TrainResult", "SynapseTuner", "GapJunctionTuner",
            "GapJunctionResult", "TunerError"]
@@ -318,7 +319,7 @@ class SynapseTuner:
             raise TunerError(f"convention must be 'bmtool_lab' or 'bmtool', not {convention!r}")
         self.convention = convention
         self.executor = executor
-        self._listeners: list[Listener] = []
+        self._listeners = Listeners("SynapseTuner")
         self._lock = threading.RLock()
         self._states: dict[Any, _ConnState] = {}
         self._current: Any = None
@@ -421,17 +422,13 @@ class SynapseTuner:
     # --- listeners ------------------------------------------------------------------------
     def add_listener(self, fn: Listener) -> None:
         """Call ``fn(event, payload)`` on every event (see the module docstring); any thread."""
-        self._listeners.append(fn)
+        self._listeners.add(fn)
 
     def remove_listener(self, fn: Listener) -> None:
         self._listeners.remove(fn)
 
     def _emit(self, event: str, payload: Any) -> None:
-        for fn in list(self._listeners):
-            try:
-                fn(event, payload)
-            except Exception as exc:  # a listener bug must not break the tuner
-                warnings.warn(f"SynapseTuner listener failed on {event!r}: {exc!r}", stacklevel=2)
+        self._listeners.emit(event, payload)
 
     # --- connections ----------------------------------------------------------------------
     @property

@@ -265,7 +265,7 @@ class FitPanel:
         if self._running:
             return
         opt = self.optimizer if resume and self.optimizer is not None else self._make_optimizer()
-        if opt._listeners.count(self._on_fit) == 0:
+        if self._on_fit not in opt._listeners:
             opt.add_listener(self._on_fit)
         self.message.value = ""
         self._hide_save()
