@@ -115,7 +115,11 @@ function render({ model, el }) {
       rebuild();
     } else {
       // Keep the user's zoom unless the kernel asks for a rescale (new protocol, new cell).
-      plot.setData(data, Boolean(model.get("autoscale")));
+      // uPlot's setData(data, false) stores the data but does not draw: redraw() rebuilds the
+      // paths at the current x range (y follows the visible data).
+      const autoscale = Boolean(model.get("autoscale"));
+      plot.setData(data, autoscale);
+      if (!autoscale) plot.redraw();
     }
     el.dataset.points = String(data[0].length);
     el.dataset.series = String(data.length - 1);

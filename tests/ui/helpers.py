@@ -58,6 +58,14 @@ def wait_for_trace(page, selector: str, min_points: int = 1000, timeout_s: float
     return page.eval_on_selector(selector, "el => ({...el.dataset})")
 
 
+def canvas_checksum(page, selector: str) -> int:
+    """A cheap hash of the pixels of the first canvas under ``selector`` (did the plot redraw?)."""
+    return page.eval_on_selector(
+        f"{selector} canvas",
+        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                  let h = 0; for (let i = 0; i < d.length; i += 53) h = (h * 31 + d[i]) | 0; return h; }""")
+
+
 def screenshot(page, name: str, readme: bool = False) -> Path:
     """Save a PNG into test-artifacts/ (and docs/screenshots/ for the README when ``readme``)."""
     ARTIFACTS.mkdir(exist_ok=True)

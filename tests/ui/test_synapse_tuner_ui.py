@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from .helpers import open_notebook, run_all_cells, screenshot, wait_for_trace
+from .helpers import canvas_checksum, open_notebook, run_all_cells, screenshot, wait_for_trace
 
 pytestmark = pytest.mark.ui
 
@@ -57,8 +57,11 @@ def test_tune_pin_undo_save(page, lab_server) -> None:
 
     # Move tau2: the trace and the decay metric change (no button press needed).
     v = version(page)
+    pixels = canvas_checksum(page, f"{TUNER} .bmtl-trace-panel")
     set_param(page, "tau2", 6.0)
     wait_new_frame(page, v)
+    page.wait_for_timeout(100)
+    assert canvas_checksum(page, f"{TUNER} .bmtl-trace-panel") != pixels  # redrawn, not only new data
     assert metric(page, "decay_tau_ms") != before_decay
     after_decay = float(metric(page, "decay_tau_ms"))
     assert 4.0 < after_decay < 8.0, after_decay  # decay τ follows tau2 (6 ms) under voltage clamp
