@@ -25,10 +25,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..model.connection_types import ConnectionType
     from ..tuning.connectivity import ConnectivityExplorer
+    from .heatmap import CanvasHeatmap
 
 __all__ = ["ConnectivityDashboard"]
 
-#: Largest grid drawn with bqplot's SVG GridHeatMap (rows or columns).
+#: Largest grid drawn with bqplot's SVG GridHeatMap (rows or columns); larger grids go to a
+#: CanvasHeatmap (one SVG element per cell gets slow in the browser beyond ~10^4 cells).
 MAX_GRID = 100
 
 _STAT_METRICS = ("convergence", "divergence", "gap_convergence")
@@ -126,6 +128,7 @@ class ConnectivityDashboard(w.VBox):
                                 layout=w.Layout(width="560px", height="480px"),
                                 fig_margin={"top": 40, "bottom": 70, "left": 90, "right": 80})
         self.figure.add_class("bmtl-conn-heatmap")
+        self.canvas_heatmap: CanvasHeatmap | None = None  # built on the first grid above MAX_GRID
         self.heatmap.on_hover(self._on_hover)
         self.heatmap.observe(self._on_select, "selected")
         # bqplot's GridHeatMap "click: select" handler gets no cell (it throws, and the click never
@@ -243,11 +246,11 @@ class ConnectivityDashboard(w.VBox):
             self._set_status(f"{type(err).__name__}: {err}", error=True)
             return
         value = frames["value"]
-        if max(value.shape) > MAX_GRID:
-            self._set_status(f"{value.shape[0]} × {value.shape[1]} groups is more than the heatmap draws "
-                             f"({MAX_GRID}); group by a coarser attribute or pick fewer populations", error=True)
-            return
         self._frames = frames
+        if max(value.shape) > MAX_GRID:
+            self._draw_canvas(value)
+            return
+        self._show_plot(self.figure)
         color = value.to_numpy(dtype=float)
         with self.heatmap.hold_sync():
             self.heatmap.selected = None
@@ -269,6 +272,53 @@ class ConnectivityDashboard(w.VBox):
                                   f"numerator: {attrs.get('numerator', '')}; denominator: {attrs.get('denominator', '')}")
         self.details.layout.display = "none"
         self.hover.value = ""
+
+    def _show_plot(self, plot: w.Widget) -> None:
+        """Put ``plot`` (the bqplot figure or the canvas box) in the heatmap slot (children[1])."""
+        if self.children[1] is not plot:
+            children = list(self.children)
+            children[1] = plot
+            self.children = tuple(children)
+
+    def _draw_canvas(self, value: pd.DataFrame) -> None:
+        """Draw a grid above MAX_GRID on the CanvasHeatmap; its hover/click feed the bqplot code paths."""
+        from .heatmap import CanvasHeatmap
+
+        if self.canvas_heatmap is None:
+            self.canvas_heatmap = CanvasHeatmap(layout=w.Layout(width="720px"))
+            self.canvas_heatmap.add_class("bmtl-conn-canvas-heatmap")
+            self.canvas_heatmap.observe(self._on_canvas_hover, "hovered")
+            self.canvas_heatmap.observe(self._on_canvas_select, "selected")
+            # the hover HTML is the bqplot tooltip; here it is shown under the canvas instead
+            self._canvas_box = w.VBox([self.canvas_heatmap, self.hover])
+        attrs = value.attrs
+        stat = f" ({attrs['stat']})" if "stat" in attrs else ""
+        color = value.to_numpy(dtype=float)
+        finite = color[np.isfinite(color)]
+        self.canvas_heatmap.set_matrix(
+            value, title=f"{attrs['metric']}{stat} [{attrs['units']}]", units=attrs["units"],
+            row_title=f"source {attrs['group_by']}", col_title=f"target {attrs['group_by']}",
+            vmin=0.0, vmax=float(finite.max()) if finite.size and finite.max() > 0 else 1.0)
+        self._show_plot(self._canvas_box)
+        self._set_status(attrs.get("note", "") or f"{value.shape[0]} source × {value.shape[1]} target groups "
+                         f"(canvas heatmap above {MAX_GRID}); numerator: {attrs.get('numerator', '')}; "
+                         f"denominator: {attrs.get('denominator', '')}")
+        self.details.layout.display = "none"
+        self.hover.value = ""
+
+    def _on_canvas_hover(self, change: dict) -> None:
+        cell = change["new"]
+        if not cell:
+            return  # keep the last text: the pointer left the canvas
+        try:
+            self._hovered = (int(cell[0]), int(cell[1]))
+            self.hover.value = self.hover_text(*self._hovered)
+        except Exception as err:  # noqa: BLE001
+            self.hover.value = html.escape(f"{type(err).__name__}: {err}")
+
+    def _on_canvas_select(self, change: dict) -> None:
+        cell = change["new"]
+        self._on_select({"new": [cell] if cell else None})  # same details path as a bqplot click
 
     def _cell(self, row: int, col: int) -> tuple[Any, Any]:
         value = self._frames["value"]
@@ -323,7 +373,10 @@ class ConnectivityDashboard(w.VBox):
         value = self._frames["value"]
         r = [str(v) for v in value.index].index(str(source_group))
         c = [str(v) for v in value.columns].index(str(target_group))
-        self.heatmap.selected = [[r, c]]
+        if self.children[1] is self.figure:
+            self.heatmap.selected = [[r, c]]
+        else:
+            self.canvas_heatmap.selected = [r, c]
 
     def show_details(self, source_group: Any, target_group: Any) -> None:
         """Fill the details area for one group pair: counts, histograms, edge types."""
@@ -415,5 +468,8 @@ class ConnectivityDashboard(w.VBox):
 
     def _on_export_png(self, _button: Any) -> None:
         name = Path(self.export_path.value.strip() or self._default_csv()).with_suffix(".png").name
-        self.figure.save_png(name)  # rendered and downloaded by the browser
+        if self.children[1] is self.figure:
+            self.figure.save_png(name)  # rendered and downloaded by the browser
+        else:
+            self.canvas_heatmap.save_png(name)
         self._set_status(f"asked the browser to save {name}")
