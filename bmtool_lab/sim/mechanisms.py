@@ -181,7 +181,7 @@ def load_mechanisms(mod_dir: str | Path, cache_dir: str | Path | None = None) ->
                 f"process (library {other_key}); NEURON cannot load two definitions of one name. "
                 "Use one mechanisms folder per model, or run the models in separate workers."
             )
-    already = [n for n in names if hasattr(h, n)]
+    already = sorted(set(names) & _defined_mechanisms(h))
     if already:
         raise MechanismError(
             f"mechanisms {already} of {mod_dir} are already defined in this process (built into "
@@ -192,6 +192,22 @@ def load_mechanisms(mod_dir: str | Path, cache_dir: str | Path | None = None) ->
     if not h.nrn_load_dll(str(lib)):
         raise MechanismError(f"NEURON could not load {lib}")
     _LOADED[key] = names
+    return names
+
+
+def _defined_mechanisms(h) -> set[str]:
+    """Every mechanism name NEURON knows in this process: density (SUFFIX) and point processes.
+
+    ``hasattr(h, name)`` only sees point processes; a SUFFIX mechanism is not an attribute of h.
+    """
+    names: set[str] = set()
+    for kind in (0, 1):
+        mt = h.MechanismType(kind)
+        for i in range(int(mt.count())):
+            mt.select(i)
+            ref = h.ref("")
+            mt.selected(ref)
+            names.add(ref[0])
     return names
 
 
