@@ -260,8 +260,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"example network: {config}")
         cmd = [sys.executable, "-m", "jupyter", "lab", str(nb_dir / "quickstart.ipynb"),
                f"--ServerApp.root_dir={nb_dir}", f"--port={args.port}"]
-        if args.allow_root:
-            cmd.append("--allow-root")
+        if args.allow_root or (hasattr(os, "geteuid") and os.geteuid() == 0):
+            cmd.append("--allow-root")  # JupyterLab refuses to start as root without it
         print("starting:", " ".join(cmd))
         return subprocess.call(cmd)
 
@@ -626,7 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--cell", default="Exc", help="cell type to simulate (pop_name), default Exc")
     d.add_argument("--amp", type=float, default=0.05, help="current step amplitude in nA (default 0.05)")
     d.add_argument("--port", type=int, default=8888, help="JupyterLab port (default 8888)")
-    d.add_argument("--allow-root", action="store_true", help="pass --allow-root to JupyterLab")
+    d.add_argument("--allow-root", action="store_true", help="pass --allow-root to JupyterLab (automatic when running as root)")
 
     c = command("connections", "list the connection types (edge types) of a BMTK config", cmd_connections)
     c.add_argument("config", help="simulation_config.json or circuit_config.json")
