@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .traces import ensure_uniform, window_mean
 
-__all__ = ["pulse_amplitudes", "stp_indices", "train_pulse_times", "tsodyks_markram_release"]
+__all__ = ["poisson_pulse_times", "pulse_amplitudes", "stp_indices", "train_pulse_times", "tsodyks_markram_release"]
 
 
 def train_pulse_times(
@@ -56,6 +56,23 @@ def train_pulse_times(
     train = t_start_ms + period * np.arange(n_train)
     rec = train[-1] + delay_ms + period * np.arange(n_rec)
     return np.concatenate([train, rec])
+
+
+def poisson_pulse_times(rate_hz: float, duration_ms: float, seed: int = 0, t_start_ms: float = 0.0
+                        ) -> NDArray[np.float64]:
+    """Event times (ms) of a homogeneous Poisson process of ``rate_hz`` Hz on
+    ``[t_start_ms, t_start_ms + duration_ms)``, reproducible: ``numpy.random.default_rng(seed)``
+    draws the count (Poisson, mean ``rate·duration``) and then the times (uniform, sorted).
+    Events may be arbitrarily close; exact duplicates (probability 0) are dropped.
+    """
+    if not (rate_hz > 0 and np.isfinite(rate_hz)):
+        raise ValueError(f"rate_hz must be a finite value > 0 Hz, got {rate_hz}")
+    if not (duration_ms > 0 and np.isfinite(duration_ms)):
+        raise ValueError(f"duration_ms must be a finite value > 0 ms, got {duration_ms}")
+    rng = np.random.default_rng(int(seed))
+    n = int(rng.poisson(rate_hz * duration_ms / 1000.0))
+    times = np.unique(rng.uniform(0.0, duration_ms, n))  # sorted
+    return t_start_ms + times
 
 
 def tsodyks_markram_release(

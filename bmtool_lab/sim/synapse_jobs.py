@@ -114,9 +114,10 @@ class SynapseSpec:
 class RunProtocol:
     """One run's protocol (times in ms, potentials in mV, weights in µS, rs in MΩ).
 
-    ``kind``: "single" (one event at ``t_start_ms``) or "train" (``n_train`` pulses at
+    ``kind``: "single" (one event at ``t_start_ms``), "train" (``n_train`` pulses at
     ``freq_hz`` from ``t_start_ms``, then ``n_rec`` pulses, the first ``rec_delay_ms`` after
-    the last train pulse). ``clamp``: "voltage" (SEClamp at ``hold_mV``, records the clamp
+    the last train pulse) or "poisson" (a Poisson train of ``poisson_rate_hz`` Hz over
+    ``poisson_duration_ms`` from ``t_start_ms``, drawn with ``seed``; same single NetCon). ``clamp``: "voltage" (SEClamp at ``hold_mV``, records the clamp
     current) or "current" (no clamp object at all; records soma v). ``kernel``: also
     simulate the single-event response with the same parameters (for deconvolution).
     ``checkpoint``: skip the pre-stimulus baseline on re-runs (BaselineCheckpoint).
@@ -144,17 +145,26 @@ class RunProtocol:
     checkpoint: bool = True
     stream: bool = False
     chunk_ms: float = 50.0
+    poisson_rate_hz: float = 20.0
+    poisson_duration_ms: float = 2000.0
+    seed: int = 0
 
     def pulse_times(self) -> np.ndarray:
         """Times (ms) the stimulus delivers each event (the NetCon delay comes on top)."""
         if self.kind == "single":
             return np.array([self.t_start_ms])
+        if self.kind == "poisson":
+            from bmtool_lab.analysis.stp import poisson_pulse_times
+
+            return poisson_pulse_times(self.poisson_rate_hz, self.poisson_duration_ms, self.seed, self.t_start_ms)
         from bmtool_lab.analysis.stp import train_pulse_times
 
         return train_pulse_times(self.freq_hz, self.n_train, self.n_rec, self.rec_delay_ms, self.t_start_ms)
 
     @property
     def tstop_ms(self) -> float:
+        if self.kind == "poisson":  # the whole window, even when its last events come early
+            return float(self.t_start_ms + self.poisson_duration_ms + self.delay_ms + self.tail_ms)
         return float(self.pulse_times()[-1] + self.delay_ms + self.tail_ms)
 
 
@@ -498,8 +508,8 @@ def synapse_run_job(ctx: Any, spec: SynapseSpec, params: dict[str, Any], proto: 
     from . import protocol
     from .context import neuron_h
 
-    if proto.kind not in ("single", "train"):
-        raise SimError("python", f"kind must be 'single' or 'train', not {proto.kind!r}")
+    if proto.kind not in ("single", "train", "poisson"):
+        raise SimError("python", f"kind must be 'single', 'train' or 'poisson', not {proto.kind!r}")
     h = neuron_h()
     t_job = time.perf_counter()
     model: _SynapseModel = ctx.model(("synapse", spec), lambda: _SynapseModel(ctx, spec))
@@ -539,14 +549,15 @@ def synapse_run_job(ctx: Any, spec: SynapseSpec, params: dict[str, Any], proto: 
     trace, restored = run(True)
     sim_s = time.perf_counter() - t0
     if not restored and model.has_i:
-        base = trace.values["i_syn"][trace.t < t_ckpt] if use_ckpt else trace.values["i_syn"][trace.t < times[0]]
+        t_first = times[0] if times.size else proto.t_start_ms
+        base = trace.values["i_syn"][trace.t < t_ckpt] if use_ckpt else trace.values["i_syn"][trace.t < t_first]
         if base.size and float(np.max(np.abs(base))) > 0.0:
             if model.silent:
                 notes.append("the synapse passes current at rest: every parameter change re-runs the baseline")
             model.silent = False
     out_t = trace.t.astype(np.float64)
     kernel = None
-    if proto.kernel and proto.kind == "train":
+    if proto.kernel and proto.kind in ("train", "poisson") and times.size:
         train.set_times([times[0]])
         t1 = time.perf_counter()
         ktrace, _ = run(False)
@@ -566,6 +577,8 @@ def synapse_run_job(ctx: Any, spec: SynapseSpec, params: dict[str, Any], proto: 
         "n_netcons_to_synapse": _netcons_to(model.syn), "solver_steps": bool(h.cvode.active()),
         "e_rev_mV": float(model.syn.e) if hasattr(model.syn, "e") else None,
     }
+    if proto.kind == "poisson":
+        out["stim_window_ms"] = (float(proto.t_start_ms), float(proto.t_start_ms + proto.poisson_duration_ms))
     if measure is not None:
         t2 = time.perf_counter()
         out["measured"] = measure_run(out, measure, proto.kind)
@@ -652,6 +665,8 @@ def measure_run(out: dict, m: MeasureSettings, kind: str) -> dict:
         units.update(em.units())
         return {"metrics": metrics, "units": units, "kernel": None}
     k = out.get("kernel")
+    if kind == "poisson":
+        return _measure_poisson(out, m, t, x, unit, pulses, irregular, fine, k)
     kern = None
     if k is not None:
         tk = np.asarray(k["t"], dtype=np.float64)
@@ -672,6 +687,59 @@ def measure_run(out: dict, m: MeasureSettings, kind: str) -> dict:
     metrics["amplitudes"] = [float(a) for a in amps]
     units.update({name: "1" for name in idx})
     units["amplitudes"] = unit
+    return {"metrics": metrics, "units": units, "kernel": kernel}
+
+
+def _measure_poisson(out: dict, m: MeasureSettings, t: np.ndarray, x: np.ndarray, unit: str, pulses: np.ndarray,
+                     irregular: bool, fine: float, k: dict | None) -> dict:
+    """Metrics of a Poisson run over its window [t0, t1) (ms): ``n_events``, ``mean_rate_hz``
+    (events / duration), ``mean_response`` and ``peak`` (mean and max |·| of the analysed trace
+    minus its mean over the 5 ms before t0), per-event ``amplitudes`` deconvolved with the
+    single-event kernel as for trains (:func:`~bmtool_lab.analysis.stp.pulse_amplitudes`),
+    ``amplitude_mean``, ``amplitude_cv`` (std/mean) and ``steady_state_ratio`` (mean amplitude
+    of the last 20 % of events / the first one), plus the kernel's event metrics."""
+    from bmtool_lab.analysis.event import event_metrics
+    from bmtool_lab.analysis.stp import pulse_amplitudes
+    from bmtool_lab.analysis.traces import window_mean
+
+    t0, t1 = out["stim_window_ms"]
+    metrics: dict[str, Any] = {}
+    units: dict[str, str] = {}
+    kernel = kern = None
+    if k is not None:
+        tk = np.asarray(k["t"], dtype=np.float64)
+        xk = np.asarray(k["traces"][m.analysed], dtype=np.float64)
+        tku, xku = _uniform(tk, xk, fine, irregular, -10.0, m.window_ms + 1.0)
+        em = event_metrics(tku, xku, 0.0, m.window_ms, tuple(m.rise_levels), convention=m.convention, unit=unit)
+        metrics.update(em.to_dict())
+        units.update(em.units())
+        kernel = (tk, xk)
+        kern = _uniform(tk, xk, m.dt, irregular, float(tk[0]), float(tk[-1]))
+    tu, xu = _uniform(t, x, m.dt, irregular, float(t[0]), float(t[-1]))
+    base = window_mean(tu, xu, t0 - 5.0, t0)
+    sel = (tu >= t0) & (tu < t1)
+    dev = xu[sel] - base
+    n = int(pulses.size)
+    metrics["n_events"] = n
+    metrics["mean_rate_hz"] = n / ((t1 - t0) / 1000.0)
+    metrics["mean_response"] = float(dev.mean()) if dev.size else float("nan")
+    metrics["peak"] = float(np.max(np.abs(dev))) if dev.size else float("nan")
+    amps = np.empty(0)
+    if n:
+        method = m.amplitude_method
+        if method == "deconvolve" and kern is None:
+            method = "prepulse"
+        amps = pulse_amplitudes(tu, xu, pulses, method=method, kernel=kern,
+                                netcon_delay_ms=float(out.get("delay_ms", 0.0)))
+    nan = float("nan")
+    mean = float(amps.mean()) if n else nan
+    metrics["amplitude_mean"] = mean
+    metrics["amplitude_cv"] = float(amps.std() / mean) if n and mean != 0 else nan
+    n_last = max(1, math.ceil(0.2 * n))
+    metrics["steady_state_ratio"] = float(amps[-n_last:].mean() / amps[0]) if n and amps[0] != 0 else nan
+    metrics["amplitudes"] = [float(a) for a in amps]
+    units.update({"n_events": "1", "mean_rate_hz": "Hz", "mean_response": unit, "peak": unit,
+                  "amplitude_mean": unit, "amplitude_cv": "1", "steady_state_ratio": "1", "amplitudes": unit})
     return {"metrics": metrics, "units": units, "kernel": kernel}
 
 

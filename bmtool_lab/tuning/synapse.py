@@ -27,9 +27,9 @@ event          payload
 "selection"    the selected ConnectionType (None for a tuner without BMTK)
 "params"       dict of the current parameter values (dynamics-JSON names)
 "protocol"     the SynapseProtocol after :meth:`set_protocol`
-"running"      the kind of run submitted: "single" or "train"
+"running"      the kind of run submitted: "single", "train" or "poisson"
 "partial"      {"t_ms": array, "traces": {name: array}, "progress": 0..1, "kind"}
-"result"       SynapseResult / TrainResult
+"result"       SynapseResult / TrainResult / PoissonResult
 "error"        a SimError or another exception; ``str(err)`` is user-readable
 "saved"        the SaveResult / SaveAsResult of the dynamics store
 =============  ==============================================================
@@ -67,7 +67,7 @@ from bmtool_lab.sim.synapse_jobs import (
 )
 from bmtool_lab.tuning._events import Listeners
 
-__all__ = ["ParamSpec", "SynapseProtocol", "SynapseResult", "TrainResult", "SynapseTuner", "GapJunctionTuner",
+__all__ = ["ParamSpec", "SynapseProtocol", "SynapseResult", "TrainResult", "PoissonResult", "SynapseTuner", "GapJunctionTuner",
            "GapJunctionResult", "TunerError"]
 
 Listener = Callable[[str, Any], None]
@@ -139,6 +139,8 @@ class SynapseProtocol:
       ``delay_ms`` ms after the last train pulse; first pulse at ``t_start_ms`` ms (the
       pre-stimulus baseline, skipped on re-runs by a checkpoint); ``tail_ms`` ms after the last
       pulse;
+    - poisson: a Poisson train of ``poisson_rate_hz`` Hz over ``poisson_duration_ms`` ms from
+      ``t_start_ms``, drawn with ``numpy.random.default_rng(seed)`` (reproducible);
     - ``amplitude_method``: "deconvolve" | "prepulse" | "raw"; ``normaliser``: "p90" | "first";
       ``rise_levels``: (r1, r2) fractions; ``window_ms``: response window of single events;
     - solver: ``cvode`` (variable step, ``atol``), ``dt`` ms (fixed step), ``celsius`` °C and
@@ -170,6 +172,9 @@ class SynapseProtocol:
     placement: str = "distance"
     edge_index: int = 0
     checkpoint: bool = True
+    poisson_rate_hz: float = 20.0
+    poisson_duration_ms: float = 2000.0
+    seed: int = 0
 
     def validated(self) -> SynapseProtocol:
         """A checked copy (raises TunerError naming the bad setting)."""
@@ -191,15 +196,21 @@ class SynapseProtocol:
             (p.dt > 0 and p.atol > 0, "dt and atol must be > 0"),
             (p.placement in ("distance", "edge"), f"placement must be 'distance' or 'edge', not {p.placement!r}"),
             (math.isfinite(p.hold_mV), f"hold_mV must be finite, got {p.hold_mV}"),
+            (p.poisson_rate_hz > 0 and math.isfinite(p.poisson_rate_hz),
+             f"poisson_rate_hz must be > 0 Hz, got {p.poisson_rate_hz}"),
+            (p.poisson_duration_ms > 0 and math.isfinite(p.poisson_duration_ms),
+             f"poisson_duration_ms must be > 0 ms, got {p.poisson_duration_ms}"),
+            (float(p.seed) == int(p.seed) and int(p.seed) >= 0, f"seed must be an integer >= 0, got {p.seed}"),
         ]
         for ok, msg in checks:
             if not ok:
                 raise TunerError(msg)
-        p.n_train, p.n_rec = int(p.n_train), int(p.n_rec)
+        p.n_train, p.n_rec, p.seed = int(p.n_train), int(p.n_rec), int(p.seed)
         return p
 
 
-_PROTOCOL_ALIASES = {"freq": "freq_hz", "delay": "delay_ms", "hold": "hold_mV", "f": "freq_hz"}
+_PROTOCOL_ALIASES = {"freq": "freq_hz", "delay": "delay_ms", "hold": "hold_mV", "f": "freq_hz",
+                     "rate_hz": "poisson_rate_hz", "duration_ms": "poisson_duration_ms"}
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -249,6 +260,16 @@ class TrainResult(SynapseResult):
     """A train + recovery run; ``amplitudes`` per pulse (unit ``units["amplitude"]``) and the
     STP indices in ``metrics`` (simple_ppr, ppr, induction, recovery). The single-event
     metrics (amplitude, latency_ms...) come from the single-event kernel of the same run."""
+
+    amplitudes: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+
+@dataclass(repr=False)
+class PoissonResult(SynapseResult):
+    """A Poisson-input run: ``pulse_times_ms`` are the Poisson event times; ``amplitudes`` per
+    event (deconvolved with the run's single-event kernel, unit ``units["amplitude_mean"]``);
+    ``metrics``: n_events, mean_rate_hz, mean_response, peak, amplitude_mean, amplitude_cv,
+    steady_state_ratio, amplitudes, and the single-event metrics of the kernel."""
 
     amplitudes: np.ndarray = field(default_factory=lambda: np.empty(0))
 
@@ -735,8 +756,9 @@ class SynapseTuner:
             tail_ms=max(p.tail_ms, p.window_ms) if kind == "single" else p.tail_ms,
             weight_uS=st.weight_uS, delay_ms=st.delay_ms, cvode=p.cvode, atol=p.atol, dt=p.dt,
             celsius=34.0 if p.celsius is None else p.celsius, v_init=-70.0 if p.v_init is None else p.v_init,
-            kernel=kind == "train",  # the single-event kernel: deconvolution and the event metrics
-            checkpoint=p.checkpoint, stream=stream,
+            kernel=kind in ("train", "poisson"),  # the single-event kernel: deconvolution, event metrics
+            checkpoint=p.checkpoint, stream=stream, poisson_rate_hz=p.poisson_rate_hz,
+            poisson_duration_ms=p.poisson_duration_ms, seed=p.seed,
         )
 
     def _job_kwargs(self, st: _ConnState, p: SynapseProtocol, kind: str, stream: bool) -> dict[str, Any]:
@@ -748,11 +770,12 @@ class SynapseTuner:
     def submit(self, kind: str = "train", **overrides: Any) -> Future:
         """Run in the background ("latest wins": a newer submit replaces a waiting one).
 
-        Returns a Future of the SynapseResult/TrainResult (SimError on failure; cancelled when
-        replaced). Emits "running", "partial" (when listeners exist), then "result" or "error".
+        Returns a Future of the SynapseResult/TrainResult/PoissonResult (SimError on failure;
+        cancelled when replaced). Emits "running", "partial" (when listeners exist), then
+        "result" or "error".
         """
-        if kind not in ("single", "train"):
-            raise TunerError(f"kind must be 'single' or 'train', not {kind!r}")
+        if kind not in ("single", "train", "poisson"):
+            raise TunerError(f"kind must be 'single', 'train' or 'poisson', not {kind!r}")
         st = self._st()
         p = self._protocol_with(overrides)
         kwargs = self._job_kwargs(st, p, kind, stream=bool(self._listeners))
@@ -806,8 +829,18 @@ class SynapseTuner:
             overrides["delay_ms"] = delay
         return self.submit("train", **overrides).result()
 
+    def run_poisson(self, rate_hz: float | None = None, duration_ms: float | None = None, seed: int | None = None,
+                    **overrides: Any) -> PoissonResult:
+        """Poisson input through the train's single NetCon (blocking): ``rate_hz`` Hz for
+        ``duration_ms`` ms, drawn with ``seed`` (defaults: the protocol's poisson_rate_hz,
+        poisson_duration_ms, seed); other protocol overrides apply to this run only."""
+        for key, value in (("poisson_rate_hz", rate_hz), ("poisson_duration_ms", duration_ms), ("seed", seed)):
+            if value is not None:
+                overrides[key] = value
+        return self.submit("poisson", **overrides).result()
+
     def run(self, kind: str = "train", **overrides: Any) -> SynapseResult:
-        """:meth:`run_single` or :meth:`run_train` by ``kind``."""
+        """:meth:`run_single`, :meth:`run_train` or :meth:`run_poisson` by ``kind``."""
         return self.submit(kind, **overrides).result()
 
     def _analyse(self, st: _ConnState, out: dict, p: SynapseProtocol, kind: str, params: dict) -> SynapseResult:
@@ -1072,7 +1105,7 @@ def analyse_run(out: dict, p: SynapseProtocol, kind: str, convention: str = "bmt
     metrics, units, kernel = measured["metrics"], measured["units"], measured.get("kernel")
     info = {k: out.get(k) for k in ("mechanism", "applied", "clamp_present", "n_netcons_to_synapse", "e_rev_mV",
                                     "n_points", "solver_steps", "measure_ms", "job_ms", "model_id")}
-    res_cls = TrainResult if kind == "train" else SynapseResult
+    res_cls = {"train": TrainResult, "poisson": PoissonResult}.get(kind, SynapseResult)
     kwargs: dict[str, Any] = dict(
         kind=kind, connection=label, t_ms=np.asarray(out["t"], dtype=np.float64),
         traces={k: np.asarray(v, dtype=np.float32) for k, v in out["traces"].items()},
@@ -1082,7 +1115,7 @@ def analyse_run(out: dict, p: SynapseProtocol, kind: str, convention: str = "bmt
         notes=list(notes) + list(out.get("notes") or []), sim_ms=float(out.get("sim_ms", float("nan"))),
         restored=bool(out.get("restored", False)), kernel=kernel, info=info,
     )
-    if kind == "train":
+    if kind in ("train", "poisson"):
         kwargs["amplitudes"] = np.asarray(metrics["amplitudes"])
     return res_cls(**kwargs)
 

@@ -30,6 +30,13 @@ METRIC_ROWS = [
     ("ppr", "PPR", ""),
     ("induction", "induction", ""),
     ("recovery", "recovery", ""),
+    ("n_events", "events (Poisson)", ""),
+    ("mean_rate_hz", "mean rate", "Hz"),
+    ("mean_response", "mean response", None),
+    ("peak", "peak |deviation|", None),
+    ("amplitude_mean", "event amplitude mean", None),
+    ("amplitude_cv", "event amplitude CV", ""),
+    ("steady_state_ratio", "steady state (last 20 %/first)", ""),
 ]
 
 
@@ -146,7 +153,7 @@ class SynapseDashboard:
         self.info = w.HTML()
         self.info.add_class("bmtl-syn-info")
         p = t.protocol
-        self.kind = w.ToggleButtons(options=[("single event", "single"), ("train", "train")], value="train",
+        self.kind = w.ToggleButtons(options=[("single event", "single"), ("train", "train"), ("poisson", "poisson")], value="train",
                                     style={"button_width": "105px"})
         self.kind.add_class("bmtl-syn-kind")
         self.clamp = w.ToggleButtons(options=[("voltage clamp", "voltage"), ("current clamp", "current")],
