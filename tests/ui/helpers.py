@@ -20,17 +20,22 @@ def open_notebook(page, lab, name: str, timeout_s: float = 90) -> None:
     page.goto(f"{lab.url}/lab/workspaces/{uuid.uuid4().hex}/tree/{name}?reset&token={lab.token}")
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=timeout_s * 1000)
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=timeout_s * 1000)
+    wait_for_kernel_settled(lab, name, timeout_s, page)
+
+
+def wait_for_kernel_settled(server, name: str, timeout_s: float = 90, page=None) -> None:
+    """Wait until ``name``'s kernel is idle and its id has stayed put for 2 s."""
     deadline = time.monotonic() + timeout_s
     last_id, stable_since = None, time.monotonic()
     while time.monotonic() < deadline:
-        sessions = json.loads(lab.api("/api/sessions"))
+        sessions = json.loads(server.api("/api/sessions"))
         mine = [s for s in sessions if s["path"].endswith(name)]
         kid = mine[0]["kernel"]["id"] if mine else None
         state = mine[0]["kernel"]["execution_state"] if mine else None
         if kid != last_id:
             last_id, stable_since = kid, time.monotonic()
         elif kid and state == "idle" and time.monotonic() - stable_since > 2.0:
-            indicator = page.query_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator")
+            indicator = page.query_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator") if page else None
             if indicator is None or indicator.get_attribute("data-status") in (None, "idle"):
                 return
         time.sleep(0.3)
