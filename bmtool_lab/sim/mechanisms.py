@@ -181,7 +181,7 @@ def load_mechanisms(mod_dir: str | Path, cache_dir: str | Path | None = None) ->
                 f"process (library {other_key}); NEURON cannot load two definitions of one name. "
                 "Use one mechanisms folder per model, or run the models in separate workers."
             )
-    already = sorted(set(names) & _defined_mechanisms(h))
+    already = sorted(set(names) & set(loaded_mechanism_names(h)))
     if already:
         raise MechanismError(
             f"mechanisms {already} of {mod_dir} are already defined in this process (built into "
@@ -195,19 +195,19 @@ def load_mechanisms(mod_dir: str | Path, cache_dir: str | Path | None = None) ->
     return names
 
 
-def _defined_mechanisms(h) -> set[str]:
-    """Every mechanism name NEURON knows in this process: density (SUFFIX) and point processes.
+def loaded_mechanism_names(h, kinds: tuple[int, ...] = (0, 1)) -> list[str]:
+    """Mechanism names NEURON knows in this process: kind 0 density (SUFFIX), 1 point processes.
 
     ``hasattr(h, name)`` only sees point processes; a SUFFIX mechanism is not an attribute of h.
     """
-    names: set[str] = set()
-    for kind in (0, 1):
+    names: list[str] = []
+    for kind in kinds:
         mt = h.MechanismType(kind)
         for i in range(int(mt.count())):
             mt.select(i)
             ref = h.ref("")
             mt.selected(ref)
-            names.add(ref[0])
+            names.append(ref[0])
     return names
 
 

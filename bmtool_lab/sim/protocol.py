@@ -353,15 +353,9 @@ def _names(pp: Any, *vartypes: int) -> list[str]:
 
 def point_process_names() -> list[str]:
     """Names of every point-process mechanism loaded in this process (built in and compiled)."""
-    h = neuron_h()
-    mt = h.MechanismType(1)
-    names = []
-    for i in range(int(mt.count())):
-        mt.select(i)
-        s = h.ref("")
-        mt.selected(s)
-        names.append(s[0])
-    return names
+    from .mechanisms import loaded_mechanism_names
+
+    return loaded_mechanism_names(neuron_h(), (1,))
 
 
 def _point_process_parameters(exclude: set[str]) -> tuple:

@@ -667,16 +667,7 @@ def measure_run(out: dict, m: MeasureSettings, kind: str) -> dict:
     k = out.get("kernel")
     if kind == "poisson":
         return _measure_poisson(out, m, t, x, unit, pulses, irregular, fine, k)
-    kern = None
-    if k is not None:
-        tk = np.asarray(k["t"], dtype=np.float64)
-        xk = np.asarray(k["traces"][key], dtype=np.float64)
-        tku, xku = _uniform(tk, xk, fine, irregular, -10.0, m.window_ms + 1.0)
-        em = event_metrics(tku, xku, 0.0, m.window_ms, tuple(m.rise_levels), convention=m.convention, unit=unit)
-        metrics.update(em.to_dict())
-        units.update(em.units())
-        kernel = (tk, xk)
-        kern = _uniform(tk, xk, m.dt, irregular, float(tk[0]), float(tk[-1]))
+    kernel, kern = _measure_kernel(k, key, m, unit, fine, irregular, metrics, units)
     tu, xu = _uniform(t, x, m.dt, irregular, float(t[0]), float(t[-1]))
     method = m.amplitude_method
     if method == "deconvolve" and kern is None:
@@ -690,6 +681,23 @@ def measure_run(out: dict, m: MeasureSettings, kind: str) -> dict:
     return {"metrics": metrics, "units": units, "kernel": kernel}
 
 
+def _measure_kernel(k: dict | None, key: str, m: MeasureSettings, unit: str, fine: float, irregular: bool,
+                    metrics: dict, units: dict) -> tuple:
+    """Event metrics of the single-event kernel (added to ``metrics``/``units``); returns the raw
+    kernel (t, x) and the kernel on the analysis grid for deconvolution, or (None, None)."""
+    from bmtool_lab.analysis.event import event_metrics
+
+    if k is None:
+        return None, None
+    tk = np.asarray(k["t"], dtype=np.float64)
+    xk = np.asarray(k["traces"][key], dtype=np.float64)
+    tku, xku = _uniform(tk, xk, fine, irregular, -10.0, m.window_ms + 1.0)
+    em = event_metrics(tku, xku, 0.0, m.window_ms, tuple(m.rise_levels), convention=m.convention, unit=unit)
+    metrics.update(em.to_dict())
+    units.update(em.units())
+    return (tk, xk), _uniform(tk, xk, m.dt, irregular, float(tk[0]), float(tk[-1]))
+
+
 def _measure_poisson(out: dict, m: MeasureSettings, t: np.ndarray, x: np.ndarray, unit: str, pulses: np.ndarray,
                      irregular: bool, fine: float, k: dict | None) -> dict:
     """Metrics of a Poisson run over its window [t0, t1) (ms): ``n_events``, ``mean_rate_hz``
@@ -698,23 +706,13 @@ def _measure_poisson(out: dict, m: MeasureSettings, t: np.ndarray, x: np.ndarray
     single-event kernel as for trains (:func:`~bmtool_lab.analysis.stp.pulse_amplitudes`),
     ``amplitude_mean``, ``amplitude_cv`` (std/mean) and ``steady_state_ratio`` (mean amplitude
     of the last 20 % of events / the first one), plus the kernel's event metrics."""
-    from bmtool_lab.analysis.event import event_metrics
     from bmtool_lab.analysis.stp import pulse_amplitudes
     from bmtool_lab.analysis.traces import window_mean
 
     t0, t1 = out["stim_window_ms"]
     metrics: dict[str, Any] = {}
     units: dict[str, str] = {}
-    kernel = kern = None
-    if k is not None:
-        tk = np.asarray(k["t"], dtype=np.float64)
-        xk = np.asarray(k["traces"][m.analysed], dtype=np.float64)
-        tku, xku = _uniform(tk, xk, fine, irregular, -10.0, m.window_ms + 1.0)
-        em = event_metrics(tku, xku, 0.0, m.window_ms, tuple(m.rise_levels), convention=m.convention, unit=unit)
-        metrics.update(em.to_dict())
-        units.update(em.units())
-        kernel = (tk, xk)
-        kern = _uniform(tk, xk, m.dt, irregular, float(tk[0]), float(tk[-1]))
+    kernel, kern = _measure_kernel(k, m.analysed, m, unit, fine, irregular, metrics, units)
     tu, xu = _uniform(t, x, m.dt, irregular, float(t[0]), float(t[-1]))
     base = window_mean(tu, xu, t0 - 5.0, t0)
     sel = (tu >= t0) & (tu < t1)
