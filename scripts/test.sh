@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, unit, sim, notebook and browser tests.
+# The whole test suite: lint, unit, sim, notebook and browser tests. Run through `make test`,
+# which sets the checkout up first; PYTHON names the environment's interpreter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-$PY -m ruff check bmtool_lab tests benchmarks
-$PY -m pytest -p no:cacheprovider "$@"
+PY=${PYTHON:-.venv/bin/python}
+[ -x "$PY" ] || command -v "$PY" >/dev/null || { echo "no $PY: run 'make setup' (or 'make test') first" >&2; exit 2; }
+export PATH="$(dirname "$("$PY" -c 'import sys; print(sys.executable)')"):$PATH"
+"$PY" -m ruff check bmtool_lab tests benchmarks
+"$PY" -m pytest -p no:cacheprovider "$@"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from pathlib import Path
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-README_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# README screenshots are written only when asked (`make screenshots` sets this), so a test run
+# leaves the tracked docs/screenshots/*.png alone.
+README_SHOTS = Path(os.environ["BMTOOL_LAB_SCREENSHOTS"]) if os.environ.get("BMTOOL_LAB_SCREENSHOTS") else None
 
 
 def open_notebook(page, lab, name: str, timeout_s: float = 90) -> None:
@@ -76,7 +79,7 @@ def screenshot(page, name: str, readme: bool = False) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
-    if readme:
+    if readme and README_SHOTS is not None:
         README_SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(README_SHOTS / f"{name}.png"))
     return path
