@@ -8,7 +8,9 @@
 //   x_label, y_label, y2_label, title: strings (units in the labels)
 //   status   string  shown small above the plot ("running 40%", "done in 12 ms")
 //   error    string  shown in a red box when not empty
-//   autoscale bool   rescale axes on the next frame (new protocol); otherwise keep scales
+//   autoscale bool   reset the user's x zoom on this frame (new protocol); without a zoom every
+//                    frame is drawn over its own x extent
+//   y_from_ms float  the y autoscale leaves out t < y_from_ms (a clamp's settling transient)
 //   height   int     plot height in px; width follows the container (sidebar aware)
 //   version  int     bumped by the kernel with every frame
 import uPlot from "uplot";
@@ -46,7 +48,69 @@ function markerPlugin(getMarkers) {
   };
 }
 
-function buildOptions(model, width) {
+// Axis size from its tick labels (uPlot's recipe), so six-digit ticks never run into the label.
+function axisSize(self, values, axisIdx, cycleNum) {
+  const axis = self.axes[axisIdx];
+  if (cycleNum > 1) return axis._size;
+  let size = (axis.ticks && axis.ticks.size != null ? axis.ticks.size : 10) + (axis.gap != null ? axis.gap : 5);
+  const longest = (values || []).reduce((acc, v) => (v != null && String(v).length > acc.length ? String(v) : acc), "");
+  if (longest !== "") {
+    self.ctx.font = axis.font ? axis.font[0] : "12px sans-serif";
+    size += self.ctx.measureText(longest).width / devicePixelRatio;
+  }
+  return Math.ceil(size);
+}
+
+// Finite min/max of the series on `scaleKey` for x in [x0, x1] (indices found by bisection).
+function visibleRange(u, scaleKey, x0, x1) {
+  const xs = u.data[0];
+  let lo = Infinity;
+  let hi = -Infinity;
+  if (!xs || xs.length === 0) return [lo, hi];
+  let i0 = 0;
+  while (i0 < xs.length && !(xs[i0] >= x0)) i0++;
+  for (let s = 1; s < u.series.length; s++) {
+    const ser = u.series[s];
+    if (ser.scale !== scaleKey || ser.show === false) continue;
+    const ys = u.data[s];
+    for (let i = i0; i < xs.length && xs[i] <= x1; i++) {
+      const v = ys[i];
+      if (Number.isFinite(v)) {
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+  }
+  return [lo, hi];
+}
+
+// y range over the visible x window, leaving out t < y_from_ms (a clamp's settling transient
+// at t = 0 can be 10^5 times the PSCs); the data before it is drawn, clipped.
+function yRange(model, scaleKey) {
+  return (u, dataMin, dataMax) => {
+    // uPlot ranges y while the new x scale is still in the works: series[0].min/max hold the
+    // x values at its edges (u.scales.x is the previous one).
+    const xser = u.series[0];
+    const from = Number(model.get("y_from_ms")) || -Infinity;
+    const x0 = Math.max(xser.min != null ? xser.min : -Infinity, from);
+    const x1 = xser.max != null ? xser.max : Infinity;
+    let [lo, hi] = visibleRange(u, scaleKey, x0, x1);
+    if (!(lo <= hi)) [lo, hi] = visibleRange(u, scaleKey, -Infinity, Infinity);
+    if (!(lo <= hi)) {
+      lo = dataMin;
+      hi = dataMax;
+    }
+    if (lo == null || hi == null || !Number.isFinite(lo) || !Number.isFinite(hi)) return [0, 1];
+    if (lo === hi) {
+      const d = Math.abs(lo) > 0 ? Math.abs(lo) * 0.05 : 1;
+      return [lo - d, hi + d];
+    }
+    const pad = (hi - lo) * 0.06;
+    return [lo - pad, hi + pad];
+  };
+}
+
+function buildOptions(model, width, hooks) {
   const meta = model.get("series") || [];
   const hasY2 = meta.some((s) => s.scale === "y2");
   const series = [{ label: model.get("x_label") || "t (ms)" }];
@@ -62,18 +126,26 @@ function buildOptions(model, width) {
     });
   });
   const axes = [
-    { label: model.get("x_label") || "t (ms)", labelSize: 18, size: 36 },
-    { label: model.get("y_label") || "", labelSize: 18, size: 56, scale: "y" },
+    { label: model.get("x_label") || "t (ms)", labelSize: 18, size: 32 },
+    { label: model.get("y_label") || "", labelSize: 18, labelGap: 2, size: axisSize, scale: "y" },
   ];
-  if (hasY2) axes.push({ label: model.get("y2_label") || "", side: 1, scale: "y2", grid: { show: false }, size: 56 });
+  if (hasY2) {
+    axes.push({ label: model.get("y2_label") || "", side: 1, scale: "y2", grid: { show: false }, labelSize: 18,
+                labelGap: 2, size: axisSize });
+  }
   return {
     width,
     height: model.get("height") || 260,
     series,
     axes,
-    scales: { x: { time: false }, y: { auto: true }, ...(hasY2 ? { y2: { auto: true } } : {}) },
+    scales: {
+      x: { time: false },
+      y: { auto: true, range: yRange(model, "y") },
+      ...(hasY2 ? { y2: { auto: true, range: yRange(model, "y2") } } : {}),
+    },
     legend: { live: true },
     cursor: { drag: { x: true, y: false, setScale: true } },
+    hooks,
     plugins: [markerPlugin(() => model.get("markers"))],
   };
 }
@@ -84,6 +156,21 @@ function frame(model) {
   const ys = splitSeries(floats(model.get("y")), meta.length);
   return [t, ...ys];
 }
+
+function extent(arr) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < arr.length; i++) {
+    const v = arr[i];
+    if (Number.isFinite(v)) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  return [lo, hi];
+}
+
+const fmt = (v) => (v == null || !Number.isFinite(v) ? "" : String(+v.toPrecision(6)));
 
 function render({ model, el }) {
   el.classList.add("bmtl-trace-panel");
@@ -99,33 +186,82 @@ function render({ model, el }) {
 
   let plot = null;
   let seriesKey = "";
+  // The user zoomed x (drag); a double-click or a kernel-side autoscale undoes it. Without a
+  // zoom every frame is drawn over its own x extent.
+  let userZoomed = false;
+  let pending = false;
+  let drawnVersion = null;
 
   const width = () => Math.max(200, Math.floor(el.getBoundingClientRect().width || 480));
 
-  const rebuild = () => {
+  // What was drawn, for tests and for a reviewer in the DOM inspector: scale ranges, the data's
+  // extent in view, the number of points in view and the plot area (CSS px, relative to the canvas).
+  const report = (u) => {
+    const xs = u.data[0] || [];
+    const sx = u.scales.x;
+    const sy = u.scales.y;
+    let n = 0;
+    for (let i = 0; i < xs.length; i++) if (xs[i] >= sx.min && xs[i] <= sx.max) n++;
+    const [dx0, dx1] = extent(xs);
+    const [dy0, dy1] = visibleRange(u, "y", Math.max(sx.min, Number(model.get("y_from_ms")) || -Infinity), sx.max);
+    const d = el.dataset;
+    d.xMin = fmt(sx.min);
+    d.xMax = fmt(sx.max);
+    d.yMin = fmt(sy.min);
+    d.yMax = fmt(sy.max);
+    d.dataXMin = fmt(dx0);
+    d.dataXMax = fmt(dx1);
+    d.dataYMin = fmt(dy0);
+    d.dataYMax = fmt(dy1);
+    d.drawnPoints = String(n);
+    const b = u.bbox;
+    const r = devicePixelRatio || 1;
+    d.plotBox = [b.left / r, b.top / r, b.width / r, b.height / r].map((v) => v.toFixed(1)).join(",");
+    d.drawnVersion = String(drawnVersion);
+  };
+
+  const hooks = {
+    setSelect: [(u) => { if (u.select.width > 0) userZoomed = true; }],
+    draw: [report],
+  };
+
+  const rebuild = (data) => {
     if (plot) plot.destroy();
-    plot = new uPlot(buildOptions(model, width()), frame(model), plotHost);
+    plot = new uPlot(buildOptions(model, width(), hooks), data, plotHost);
     seriesKey = JSON.stringify([model.get("series"), model.get("y_label"), model.get("y2_label")]);
+    plot.over.addEventListener("dblclick", () => { userZoomed = false; });
   };
 
   const update = () => {
+    pending = false;
     const data = frame(model);
     const key = JSON.stringify([model.get("series"), model.get("y_label"), model.get("y2_label")]);
+    drawnVersion = model.get("version");
+    if (model.get("autoscale")) userZoomed = false;
     if (!plot || key !== seriesKey) {
-      rebuild();
+      rebuild(data);
+    } else if (!userZoomed || plot.scales.x.min == null) {
+      // Rescale x to the new data (y follows it). The old code kept the scales with
+      // setData(data, false) + redraw(): right after a rebuild the x scale is still pending
+      // (uPlot commits in a microtask), so redraw() set x to [null, null] and the frame came
+      // out as empty 0-100 axes until a double-click.
+      plot.setData(data, true);
     } else {
-      // Keep the user's zoom unless the kernel asks for a rescale (new protocol, new cell).
-      // uPlot's setData(data, false) stores the data but does not draw: redraw() rebuilds the
-      // paths at the current x range (y follows the visible data).
-      const autoscale = Boolean(model.get("autoscale"));
-      plot.setData(data, autoscale);
-      if (!autoscale) plot.redraw();
+      // Keep the user's x zoom: store the data, then re-range y over the zoomed window.
+      plot.setData(data, false);
+      plot.setScale("x", { min: plot.scales.x.min, max: plot.scales.x.max });
     }
     el.dataset.points = String(data[0].length);
     el.dataset.series = String(data.length - 1);
     el.dataset.version = String(model.get("version"));
     const finite = data.slice(1).some((s) => s.some((v) => Number.isFinite(v) && v !== 0));
     el.dataset.hasSignal = finite ? "true" : "false";
+  };
+  // One message can change series, t, y and version at once: draw once, after all of them.
+  const schedule = () => {
+    if (pending) return;
+    pending = true;
+    queueMicrotask(update);
   };
 
   const updateText = () => {
@@ -140,8 +276,9 @@ function render({ model, el }) {
 
   update();
   updateText();
-  model.on("change:version", update);
-  model.on("change:series", update);
+  model.on("change:version", schedule);
+  model.on("change:series", schedule);
+  model.on("change:y_label", schedule);
   model.on("change:markers", () => plot && plot.redraw(false));
   model.on("change:title", updateText);
   model.on("change:status", updateText);
