@@ -14,6 +14,7 @@ from ._version import __version__
 _LAZY = {
     "SynapseTuner": "bmtool_lab.tuning.synapse",
     "SynapseOptimizer": "bmtool_lab.tuning.optimizer",
+    "GapJunctionTuner": "bmtool_lab.tuning.gap_junction",
     "CellProfiler": "bmtool_lab.tuning.profiler",
     "ConnectivityExplorer": "bmtool_lab.tuning.connectivity",
     "open_sidebar": "bmtool_lab.widgets.host",

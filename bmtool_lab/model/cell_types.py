@@ -20,6 +20,9 @@ from .sonata import read_types_table
 _KNOWN_COLUMNS = ("node_type_id", "model_type", "model_template", "model_processing", "morphology",
                   "dynamics_params", "pop_name", "model_name")
 
+#: Node-type columns that name a cell type, in the order a name is taken from them.
+NAME_COLUMNS = ("pop_name", "model_name", "cell_name")
+
 
 @dataclass(frozen=True)
 class CellType:
@@ -48,6 +51,20 @@ class CellType:
     mechanisms_dir: Path | None = None
     biophysical_models_dir: Path | None = None
     attributes: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    #: every name the type answers to: pop_name, model_name, cell_name, ``type_<node_type_id>``
+    aliases: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def key(self) -> str:
+        """``population:name``: a name that selects exactly this type (``name`` alone when
+        the type belongs to no population)."""
+        return f"{self.population}:{self.name}" if self.population else self.name
+
+    def answers_to(self, name: str) -> bool:
+        """True when ``name`` is this type's name, one of its aliases, its node_type_id
+        (``100`` or ``type_100``) or its template name."""
+        return (name == self.name or name in self.aliases or name == self.template_name
+                or (self.node_type_id is not None and name in (str(self.node_type_id), f"type_{self.node_type_id}")))
 
     # --- what it is -------------------------------------------------------------------------
     @property
@@ -193,7 +210,8 @@ def list_cell_types(config: ModelConfig | str | Path) -> list[CellType]:
             morph = _clean(row.get("morphology"))
             dyn_dir = comps.get("point_neuron_models_dir") if model_type.startswith("point") else \
                 comps.get("biophysical_neuron_models_dir")
-            name = _clean(row.get("pop_name")) or _clean(row.get("model_name")) or f"type_{ntid}"
+            names = tuple(v for v in (_clean(row.get(c)) for c in NAME_COLUMNS) if v is not None)
+            name = names[0] if names else f"type_{ntid}"
             attrs = tuple((str(k), str(v)) for k, v in row.items() if k not in _KNOWN_COLUMNS and _clean(v) is not None)
             base = CellType(
                 name=name, node_type_id=ntid, model_type=model_type, model_template=template,
@@ -202,29 +220,65 @@ def list_cell_types(config: ModelConfig | str | Path) -> list[CellType]:
                 dynamics_params_path=_resolve(dyn_dir, dyn),
                 templates_dir=comps.get("templates_dir"), mechanisms_dir=comps.get("mechanisms_dir"),
                 biophysical_models_dir=comps.get("biophysical_neuron_models_dir"), attributes=attrs,
+                aliases=(*names, f"type_{ntid}"),
             )
             if populations and ntid not in populations:
                 continue  # a CSV shared by several node files: this type lives in another one
             for pop, count in populations.get(ntid) or [(None, None)]:
                 out.append(replace(base, population=pop, n_nodes=count))
+    return _unique_names(out)
+
+
+def _unique_names(types: list[CellType]) -> list[CellType]:
+    """Give each type the first of pop_name, model_name, cell_name that no other type of its
+    population shares (bmtk's STP example has two node types with one pop_name), else
+    ``type_<node_type_id>``, so ``population:name`` always selects one type."""
+    from collections import Counter
+
+    counts = Counter((ct.population, a) for ct in types for a in dict.fromkeys(ct.aliases))
+    out = []
+    for ct in types:
+        unique = [a for a in ct.aliases if counts[(ct.population, a)] == 1]
+        name = unique[0] if unique else f"type_{ct.node_type_id}"
+        out.append(ct if name == ct.name else replace(ct, name=name))
     return out
 
 
 def find_cell_type(cell_types: list[CellType], query: str | int) -> CellType:
-    """Pick one: by node_type_id, name (pop_name / model_name), template name, or
-    ``population:name``. Raises KeyError listing the choices."""
+    """Pick one: by name, pop_name / model_name / cell_name, node_type_id (``100`` or
+    ``type_100``), template name, each optionally as ``population:...``. Raises KeyError whose
+    message lists names that select exactly one type (``population:name``)."""
     q = str(query)
     pop = None
     if ":" in q and not q.startswith(("hoc:", "ctdb:", "nml:")):
         pop, q = q.split(":", 1)
-    hits = [ct for ct in cell_types if (pop is None or ct.population == pop)
-            and (str(ct.node_type_id) == q or ct.name == q or ct.template_name == q)]
+    hits = [ct for ct in cell_types if (pop is None or ct.population == pop) and ct.answers_to(q)]
     if len(hits) == 1:
         return hits[0]
-    choices = ", ".join(sorted({f"{ct.population}:{ct.name}" if ct.population else ct.name for ct in cell_types}))
+    if len(hits) > 1 and pop is None:  # the same name in several populations, once in each
+        exact = [ct for ct in hits if ct.name == q]
+        if len(exact) == 1:
+            return exact[0]
+    choices = ", ".join(sorted({ct.key for ct in cell_types}))
     if not hits:
         raise KeyError(f"no cell type {query!r}; choices: {choices}")
-    raise KeyError(f"{query!r} matches {len(hits)} cell types; say population:name. Choices: {choices}")
+    which = ", ".join(ct.key for ct in hits)
+    raise KeyError(f"{query!r} matches {len(hits)} cell types ({which}); name one of them: {which}")
+
+
+def cell_type_of(cell_types: list[CellType], population: str, node_type_ids: tuple[int, ...],
+                 groups: tuple[Any, ...] = ()) -> CellType:
+    """The cell type to build for the cells of a connection: its first node type in
+    ``population`` (by node_type_id, so node types sharing a pop_name are told apart), else the
+    first group label. Raises KeyError naming the choices."""
+    for ntid in node_type_ids:
+        hits = [ct for ct in cell_types if ct.population == population and ct.node_type_id == ntid]
+        if hits:
+            return hits[0]
+    if groups:
+        return find_cell_type(cell_types, f"{population}:{groups[0]}")
+    raise KeyError(f"no cell type of population {population!r} with node_type_id {list(node_type_ids)}; "
+                   f"choices: {', '.join(sorted({ct.key for ct in cell_types}))}")
 
 
 def hoc_templates_in(folder: Path) -> dict[str, Path]:

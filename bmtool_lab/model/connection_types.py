@@ -75,6 +75,9 @@ class ConnectionType:
     - ``weight_function``, ``target_sections``, ``distance_range``: as in the CSV (parsed);
     - ``is_gap_junction``: the edge type is flagged ``is_gap_junction`` (BMTK's way; the config's
       ``gap_juncs_file`` only repeats those pairs);
+    - ``source_node_type_ids`` / ``target_node_type_ids``: node types found among the sources /
+      targets of these edges (what picks the cell type to build, also when node types share
+      a pop_name);
     - ``edge_properties``: per-edge h5 datasets available for these edges (``syn_weight``,
       ``afferent_section_id``, ...);
     - ``attrs``: every other edge-types CSV column (``source_query``, custom columns, ...).
@@ -96,13 +99,15 @@ class ConnectionType:
     delay: float | None
     weight_function: str | None
     target_sections: tuple[str, ...] | None
-    distance_range: tuple[float, ...] | None
+    distance_range: tuple[float, float] | None
     is_gap_junction: bool
     edges_file: Path
     edge_types_file: Path
     group_attribute: str = "pop_name"
     edge_properties: tuple[str, ...] = ()
     attrs: dict[str, Any] = field(default_factory=dict, compare=False)
+    source_node_type_ids: tuple[int, ...] = ()
+    target_node_type_ids: tuple[int, ...] = ()
 
     @property
     def key(self) -> tuple[str, int]:
@@ -173,6 +178,17 @@ def _parse_sequence(value: Any, cast: type) -> tuple | None:
     return (cast(parsed),)
 
 
+def _parse_distance_range(value: Any) -> tuple[float, float] | None:
+    """``"[0.0, 150.0]"`` -> (0, 150); a scalar ``99999999`` -> (0, 99999999) as BioNet reads a
+    numeric column (``edge_adaptor.preprocess_edge_types``: ``[0.0, float(value)]``)."""
+    parsed = _parse_sequence(value, float)
+    if parsed is None:
+        return None
+    if len(parsed) == 1:
+        return (0.0, float(parsed[0]))
+    return (float(parsed[0]), float(parsed[1]))
+
+
 def _float_or_none(value: Any) -> float | None:
     value = _clean(value)
     try:
@@ -212,6 +228,16 @@ def _groups_per_type(network: SonataNetwork, edges: EdgePopulation, type_rows: n
     seen = np.bincount(type_rows * n_labels + code, minlength=n_types * n_labels).reshape(n_types, n_labels) > 0
     out = [tuple(labels[j] for j in np.flatnonzero(seen[i, :-1])) for i in range(n_types)]
     return out, attr
+
+
+def _node_types_per_type(network: SonataNetwork, type_rows: np.ndarray, n_types: int, node_ids: np.ndarray,
+                         population: str, context: str) -> list[tuple[int, ...]]:
+    """node_type_ids of the source (or target) cells of each edge type (one pass over edges)."""
+    nodes = network.node_population(population)
+    ntids = nodes.node_type_ids()[nodes.rows(node_ids, context=context)].astype(np.int64)
+    uniq, code = np.unique(ntids, return_inverse=True)
+    seen = np.bincount(type_rows * len(uniq) + code, minlength=n_types * len(uniq)).reshape(n_types, len(uniq)) > 0
+    return [tuple(int(uniq[j]) for j in np.flatnonzero(seen[i])) for i in range(n_types)]
 
 
 def _per_type_means(edges: EdgePopulation, type_rows: np.ndarray, n_types: int) -> dict[str, np.ndarray]:
@@ -256,10 +282,16 @@ def list_connection_types(config: ModelConfig | SonataNetwork | str | Path) -> l
                                                 edges.source_population)
             tgt_groups, _ = _groups_per_type(network, edges, type_rows, n_types, edges.target_node_ids(),
                                              edges.target_population)
+            where = f"edge population {edges.name!r}"
+            src_ntids = _node_types_per_type(network, type_rows, n_types, edges.source_node_ids(),
+                                             edges.source_population, where)
+            tgt_ntids = _node_types_per_type(network, type_rows, n_types, edges.target_node_ids(),
+                                             edges.target_population, where)
         else:
             type_rows = np.empty(0, np.int64)
             n_edges = n_syn = np.zeros(n_types, np.int64)
             src_groups = tgt_groups = [()] * n_types
+            src_ntids = tgt_ntids = [()] * n_types
             attr = group_attribute_for(network.node_population(edges.source_population))
         edge_means = _per_type_means(edges, type_rows, n_types) if edges.size else {}
         gap_ids = set(edges.gap_junction_type_ids().tolist())
@@ -298,13 +330,15 @@ def list_connection_types(config: ModelConfig | SonataNetwork | str | Path) -> l
                 delay=values["delay"],
                 weight_function=None if row.get("weight_function") is None else str(row["weight_function"]),
                 target_sections=_parse_sequence(row.get("target_sections"), str),
-                distance_range=_parse_sequence(row.get("distance_range"), float),
+                distance_range=_parse_distance_range(row.get("distance_range")),
                 is_gap_junction=int(type_id) in gap_ids,
                 edges_file=edges.edges_file,
                 edge_types_file=edges.edge_types_file,
                 group_attribute=attr,
                 edge_properties=props,
                 attrs=extra,
+                source_node_type_ids=src_ntids[i],
+                target_node_type_ids=tgt_ntids[i],
             ))
     return [ConnectionType(name=name, **{k: v for k, v in r.items() if k != "stem"})
             for r, name in zip(raw, _unique_names(raw), strict=True)]

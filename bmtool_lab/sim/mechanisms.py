@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.util
 import os
 import platform
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable
 from importlib import metadata
@@ -115,6 +117,40 @@ def _compile_error(output: str, files: list[Path]) -> MechanismError:
     )
 
 
+def find_nrnivmodl() -> str:
+    """Path of NEURON's ``nrnivmodl``: this interpreter's environment first, then PATH.
+
+    A registered Jupyter kernel runs a venv's python without the venv's ``bin/`` on PATH, so
+    PATH alone misses the nrnivmodl that came with the installed NEURON wheel.
+    """
+    import sysconfig
+
+    places = [Path(sys.executable).parent, Path(sys.prefix) / "bin", Path(sysconfig.get_path("scripts"))]
+    spec = importlib.util.find_spec("neuron")
+    if spec is not None and spec.origin:
+        pkg = Path(spec.origin).parent
+        places += [pkg / ".data" / "bin", pkg / "bin"]
+    for folder in dict.fromkeys(places):
+        candidate = folder / "nrnivmodl"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which("nrnivmodl")
+    if found:
+        return found
+    looked = ", ".join(str(p) for p in dict.fromkeys(places))
+    raise MechanismError(
+        f"nrnivmodl was not found (looked in {looked} and on PATH): install NEURON in this "
+        f"environment ({sys.executable} -m pip install neuron)"
+    )
+
+
+def _env_with_bin(folder: Path) -> dict[str, str]:
+    """This process's environment with ``folder`` first on PATH (nrnivmodl calls its siblings)."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(folder), env.get("PATH", "")])
+    return env
+
+
 def compile_mechanisms(mod_dir: str | Path, cache_dir: str | Path | None = None, timeout_s: float = 600) -> Path:
     """Compile the mod files of ``mod_dir`` (once per content) and return the library path.
 
@@ -125,11 +161,7 @@ def compile_mechanisms(mod_dir: str | Path, cache_dir: str | Path | None = None,
     if not files:
         raise MechanismError(f"no .mod files in {mod_dir}")
     mechanism_names(mod_dir)  # duplicate names fail here, before a slow compile
-    nrnivmodl = shutil.which("nrnivmodl")
-    if nrnivmodl is None:
-        raise MechanismError(
-            "nrnivmodl was not found on PATH: install NEURON (pip install neuron) in this environment"
-        )
+    nrnivmodl = find_nrnivmodl()
     root = Path(cache_dir) if cache_dir else cache_root()
     target = root / mechanisms_key(mod_dir)
     lib = _find_library(target)
@@ -148,7 +180,8 @@ def compile_mechanisms(mod_dir: str | Path, cache_dir: str | Path | None = None,
             for f in files:
                 shutil.copy2(f, src / f.name)
             proc = subprocess.run(
-                [nrnivmodl, "mod"], cwd=work, capture_output=True, text=True, timeout=timeout_s
+                [nrnivmodl, "mod"], cwd=work, capture_output=True, text=True, timeout=timeout_s,
+                env=_env_with_bin(Path(nrnivmodl).parent),
             )
             if proc.returncode != 0 or _find_library(work) is None:
                 raise _compile_error(proc.stdout + proc.stderr, files)

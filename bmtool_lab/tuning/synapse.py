@@ -53,7 +53,6 @@ import numpy as np
 from bmtool_lab.sim.errors import SimError
 from bmtool_lab.sim.synapse_jobs import (
     DESCRIPTIVE_KEYS,
-    GapSpec,
     MeasureSettings,
     Placement,
     RunProtocol,
@@ -61,14 +60,13 @@ from bmtool_lab.sim.synapse_jobs import (
     bionet_mechanism,
     check_param_values,
     describe_mechanism_job,
-    gap_junction_job,
     measure_run,
     synapse_run_job,
 )
 from bmtool_lab.tuning._events import Listeners
 
-__all__ = ["ParamSpec", "SynapseProtocol", "SynapseResult", "TrainResult", "PoissonResult", "SynapseTuner", "GapJunctionTuner",
-           "GapJunctionResult", "TunerError"]
+__all__ = ["ParamSpec", "SynapseProtocol", "SynapseResult", "TrainResult", "PoissonResult", "SynapseTuner",
+           "TunerError"]
 
 Listener = Callable[[str, Any], None]
 
@@ -512,7 +510,7 @@ class SynapseTuner:
         return st
 
     def _new_state(self, ct: Any) -> _ConnState:
-        from bmtool_lab.model.cell_types import find_cell_type
+        from bmtool_lab.model.cell_types import cell_type_of
         from bmtool_lab.model.dynamics import DynamicsError, load_dynamics_with_mtime
 
         if ct.dynamics_path is None:
@@ -525,17 +523,18 @@ class SynapseTuner:
         if not ct.model_template:
             raise TunerError(f"{ct.name}: the edge type has no model_template (and its dynamics file no "
                              "level_of_detail), so the synapse mechanism is unknown")
-        group = ct.target_groups[0] if ct.target_groups else None
         try:
-            cell = find_cell_type(self._cell_types, f"{ct.target_population}:{group}")
+            cell = cell_type_of(self._cell_types, ct.target_population, ct.target_node_type_ids, ct.target_groups)
         except KeyError as err:
-            raise TunerError(f"{ct.name}: cannot tell which cell type its targets are ({err})") from None
+            raise TunerError(f"{ct.name}: cannot tell which cell type its targets are ({err.args[0]})") from None
         if not cell.simulatable:
             raise TunerError(f"{ct.name}: {cell.reason}")
         mech, renames = bionet_mechanism(ct.model_template)
         notes = []
-        if len(ct.target_groups) > 1:
-            notes.append(f"targets are {', '.join(map(str, ct.target_groups))}: tuned on {group}")
+        if len(ct.target_node_type_ids) > 1 or len(ct.target_groups) > 1:
+            others = ", ".join(c.key for c in self._cell_types if c.population == ct.target_population
+                               and c.node_type_id in ct.target_node_type_ids) or ", ".join(map(str, ct.target_groups))
+            notes.append(f"targets are {others}: tuned on {cell.key}")
         weight, wnote = _bionet_weight(ct)
         if wnote:
             notes.append(wnote)
@@ -551,7 +550,7 @@ class SynapseTuner:
             sec_id, pos = _afferent_location(self.config, ct, self.protocol.edge_index)
             return Placement(target_sections=None, section_id=sec_id, section_pos=pos)
         return Placement(target_sections=tuple(ct.target_sections) if ct.target_sections else ("somatic",),
-                         distance_range=tuple(ct.distance_range[:2]) if ct.distance_range else None)
+                         distance_range=tuple(ct.distance_range) if ct.distance_range else None)
 
     def _describe(self, st: _ConnState) -> None:
         dirs = (getattr(st.spec.cell, "mechanisms_dir", None), st.spec.mechanisms_dir)
@@ -1230,112 +1229,11 @@ def _cell_from_template(template: Any, mechanisms_dir: Any, templates_dir: Any) 
     return CellType.from_hoc(text, templates_dir=templates_dir, mechanisms_dir=mechanisms_dir)
 
 
-# --- gap junctions ----------------------------------------------------------------------------
-@dataclass
-class GapJunctionResult:
-    """Coupling of two cells: ``coupling_coefficient`` = ΔV2/ΔV1 (dimensionless) for a current
-    step ``amp_nA`` in cell 1 with gap conductance ``g_uS`` (µS); traces v1, v2 (mV)."""
+def __getattr__(name: str) -> Any:
+    """GapJunctionTuner / GapJunctionResult moved to :mod:`bmtool_lab.tuning.gap_junction`;
+    still importable from here."""
+    if name in ("GapJunctionTuner", "GapJunctionResult"):
+        from bmtool_lab.tuning import gap_junction
 
-    g_uS: float
-    coupling_coefficient: float
-    dv1_mV: float
-    dv2_mV: float
-    t_ms: np.ndarray
-    traces: dict[str, np.ndarray]
-    amp_nA: float
-    sim_ms: float
-
-    @property
-    def metrics(self) -> dict[str, float]:
-        return {"g_uS": self.g_uS, "coupling_coefficient": self.coupling_coefficient, "dv1_mV": self.dv1_mV,
-                "dv2_mV": self.dv2_mV}
-
-
-class GapJunctionTuner:
-    """Coupling coefficient of a gap junction between two cells (conductance in µS).
-
-    ``GapJunctionTuner(config, connection="PV2PV_gap")`` (two cells of the edge type's target
-    group, conductance = its syn_weight) or ``GapJunctionTuner(template="PV.hoc",
-    template2=None, mechanisms_dir=..., g_uS=0.001)``. The gap mechanism is the model's
-    ``Gap`` POINT_PROCESS (``g`` µS, ``vgap``), linked as BioNet links it.
-    """
-
-    title = "Gap junction tuner"
-
-    def __init__(self, config: str | Path | None = None, *, connection: Any = None, template: Any = None,
-                 template2: Any = None, mechanisms_dir: str | Path | None = None,
-                 templates_dir: str | Path | None = None, g_uS: float | None = None, mechanism: str = "Gap",
-                 amp_nA: float = -0.1, worker: Any = None) -> None:
-        self._own_worker = worker is None
-        self._worker = worker
-        self.amp_nA = float(amp_nA)
-        self.celsius, self.v_init = 34.0, -70.0
-        if config is not None:
-            from bmtool_lab.model.cell_types import find_cell_type, list_cell_types
-            from bmtool_lab.model.config import load_config
-            from bmtool_lab.model.connection_types import list_connection_types
-
-            self.config = load_config(config)
-            gaps = [ct for ct in list_connection_types(self.config) if ct.is_gap_junction]
-            if not gaps:
-                raise TunerError(f"{self.config.path} has no gap-junction edge types (is_gap_junction)")
-            ct = gaps[0] if connection is None else next((c for c in gaps if c.name == connection
-                                                          or c.key == connection), None)
-            if ct is None:
-                raise TunerError(f"no gap junction {connection!r}; the network has: {', '.join(c.name for c in gaps)}")
-            self.connection = ct
-            cells = list_cell_types(self.config)
-            c1 = find_cell_type(cells, f"{ct.source_population}:{ct.source_groups[0]}")
-            c2 = find_cell_type(cells, f"{ct.target_population}:{ct.target_groups[0]}")
-            self.celsius, self.v_init = self.config.run.celsius, self.config.run.v_init
-            self.spec = GapSpec(ct.name, c1, c2, mechanisms_dir=None, mechanism=mechanism)
-            self.g_uS = float(g_uS if g_uS is not None else (ct.syn_weight or 0.001))
-        elif template is not None:
-            c1 = _cell_from_template(template, mechanisms_dir, templates_dir)
-            c2 = _cell_from_template(template2, mechanisms_dir, templates_dir) if template2 is not None else c1
-            self.connection = None
-            self.spec = GapSpec(f"{getattr(c1, 'name', 'cell')} gap", c1, c2,
-                                mechanisms_dir=Path(mechanisms_dir).resolve() if mechanisms_dir else None,
-                                mechanism=mechanism)
-            self.g_uS = float(g_uS if g_uS is not None else 0.001)
-        else:
-            raise TunerError("give a BMTK config with a gap-junction edge type, or template= (and template2=)")
-
-    @property
-    def worker(self) -> Any:
-        if self._worker is None:
-            from bmtool_lab.sim.worker import InteractiveWorker
-
-            self._worker = InteractiveWorker(name="gap-tuner", timeout_s=300)
-        return self._worker
-
-    def run(self, g_uS: float | None = None, amp_nA: float | None = None) -> GapJunctionResult:
-        """Current step in cell 1; coupling coefficient ΔV2/ΔV1 at conductance ``g_uS`` (µS)."""
-        g = self.g_uS if g_uS is None else float(g_uS)
-        amp = self.amp_nA if amp_nA is None else float(amp_nA)
-        out = self.worker.call(gap_junction_job, timeout=120, spec=self.spec, g_uS=g, amp_nA=amp,
-                               celsius=self.celsius, v_init=self.v_init)
-        return GapJunctionResult(g, out["coupling_coefficient"], out["dv1_mV"], out["dv2_mV"], out["t"],
-                                 out["traces"], amp, out["sim_ms"])
-
-    def fit_conductance(self, target_cc: float, rtol: float = 1e-3) -> float:
-        """The conductance (µS) whose coupling coefficient is ``target_cc`` (0..1), by a 1-D root
-        find (brentq; the coefficient rises monotonically with g, from 0 at g = 0); relative
-        tolerance ``rtol`` on g. Also sets ``self.g_uS``."""
-        from scipy.optimize import brentq
-
-        if not 0 < target_cc < 1:
-            raise TunerError(f"target coupling coefficient must be within (0, 1), got {target_cc}")
-        hi = max(self.g_uS, 1e-6)
-        while self.run(hi).coupling_coefficient < target_cc:  # bracket the root
-            hi *= 4.0
-            if hi > 1e3:
-                raise TunerError(f"no conductance up to {hi:g} µS reaches a coupling coefficient of {target_cc}")
-        g = brentq(lambda g: self.run(g).coupling_coefficient - target_cc, 0.0, hi, xtol=1e-12, rtol=rtol)
-        self.g_uS = float(g)
-        return self.g_uS
-
-    def close(self) -> None:
-        if self._worker is not None and self._own_worker:
-            self._worker.close()
-        self._worker = None
+        return getattr(gap_junction, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

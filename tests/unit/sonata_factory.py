@@ -326,3 +326,174 @@ def five_node_network(base: Path, *, per_synapse_rows: bool = False) -> Path:
                         "is_gap_junction": True}])
     juncs = write_gap_juncs(d / "cortex_gap_juncs.h5", np.r_[g[:, 0], 1], np.r_[g[:, 1], 2])
     return write_config(base, [nodes], [chem, gap], [juncs], synaptic_models=SYNAPTIC_MODELS)
+
+
+# ---------------------------------------------------------------------------------------------
+# bmtk-style models written with bmtk's own NetworkBuilder (the traits of real third-party models)
+
+BMTK_CELL_HOC = """
+begintemplate BallStick
+public soma, dend, all, somatic, basal
+create soma[1], dend[1]
+objref all, somatic, basal
+proc init() {
+    all = new SectionList()  somatic = new SectionList()  basal = new SectionList()
+    soma[0] { L = 20  diam = 20  nseg = 1  insert hh  all.append()  somatic.append() }
+    dend[0] { L = 200  diam = 2  nseg = 5  insert leak2  all.append()  basal.append() }
+    connect dend[0](0), soma[0](1)
+}
+endtemplate BallStick
+"""
+
+BMTK_LEAK2_MOD = """
+: A plain leak under another name, so the cells need the model's compiled mechanisms.
+NEURON {
+    SUFFIX leak2
+    NONSPECIFIC_CURRENT i
+    RANGE g, e
+}
+UNITS { (mA) = (milliamp) (mV) = (millivolt) (S) = (siemens) }
+PARAMETER { g = 0.0001 (S/cm2) e = -65 (mV) }
+ASSIGNED { v (mV) i (mA/cm2) }
+BREAKPOINT { i = g * (v - e) }
+"""
+
+#: A model's own synapses.py, bmtk's documented pattern: the run script calls load(). The
+#: synapse function renames (reversal -> e, rise_ms -> tau1) and computes (tau2 = rise_ms *
+#: decay_factor) its parameters; the weight function doubles syn_weight per synapse count.
+BMTK_SYNAPSES_PY = '''
+from bmtk.simulator.bionet.pyfunction_cache import add_synapse_model, add_weight_function
+from neuron import h
+
+
+def exp2syn_scaled(syn_params, sec_x, sec_id):
+    syn = h.Exp2Syn(sec_x, sec=sec_id)
+    syn.e = syn_params["reversal"]
+    syn.tau1 = syn_params["rise_ms"]
+    syn.tau2 = syn_params["rise_ms"] * syn_params["decay_factor"]
+    return syn
+
+
+def weight_per_synapse(edge_props, src_props, trg_props):
+    return edge_props["syn_weight"] * 2.0 * src_props["strength"]
+
+
+def load():
+    add_synapse_model(exp2syn_scaled, "exp2syn_scaled", overwrite=False)
+    add_weight_function(weight_per_synapse, "weight_per_synapse", overwrite=False)
+'''
+
+BMTK_SYNAPTIC_MODELS = {
+    "AMPA_ExcToExc.json": {"level_of_detail": "exp2syn", "tau1": 1.0, "tau2": 3.0, "erev": 0.0},
+    "GABA_InhToExc.json": {"level_of_detail": "exp2syn", "tau1": 2.7, "tau2": 15.0, "erev": -70.0},
+    "Scaled.json": {"reversal": 0.0, "rise_ms": 0.5, "decay_factor": 8.0},
+}
+
+
+def bmtk_model(root: Path, style: str = "dot", *, synapses_py: bool = False, gap_file: bool = False) -> Path:
+    """A bmtk-style model written with bmtk's NetworkBuilder; returns the simulation config.
+
+    Layout (as bmtk's examples): ``root/bio_components/{mechanisms,templates,synaptic_models}``
+    shared, ``root/model/network/*.h5|csv``, ``root/model/simulation_config.json``. Traits of
+    real third-party networks: node population ``slice`` has two node types sharing
+    ``pop_name`` "Scnn1a" (``model_name`` ScnnA / ScnnB); ``hco_net`` has ``cell_name`` only
+    (HCOCell1, HCOCell2); virtual inputs ``lgn``; ``lgn -> slice`` edges write a scalar
+    ``distance_range`` (99999999). ``style``:
+
+    - "dot": ``"$BASE_DIR": "."`` and ``"$COMPONENT_DIR": "$BASE_DIR/../bio_components"``, the
+      simulation config linking ``circuit_config.json`` (bmtk's examples);
+    - "subdir": the same, but the circuit config lives in ``model/configs/`` and writes
+      ``"$BASE_DIR": ".."`` (each path is relative to the config file that wrote it);
+    - "configdir": ``"$BASE_DIR": "${configdir}"`` in one config;
+    - "bare": no manifest, bare relative paths (``network/slice_nodes.h5``).
+
+    ``synapses_py``: add the model's own ``synapses.py`` (:data:`BMTK_SYNAPSES_PY`) and an
+    ``hco_net`` edge type built by its ``exp2syn_scaled`` with weight_function
+    ``weight_per_synapse``. ``gap_file``: the config names a gap-junction file that is missing.
+    """
+    from bmtk.builder.networks import NetworkBuilder
+
+    root = Path(root)
+    comps = root / "bio_components"
+    for sub in ("mechanisms", "templates", "synaptic_models"):
+        (comps / sub).mkdir(parents=True, exist_ok=True)
+    (comps / "mechanisms" / "leak2.mod").write_text(BMTK_LEAK2_MOD)
+    (comps / "templates" / "ballstick.hoc").write_text(BMTK_CELL_HOC)
+    for name, params in BMTK_SYNAPTIC_MODELS.items():
+        (comps / "synaptic_models" / name).write_text(json.dumps(params, indent=2))
+    model = root / "model"
+    net_dir = model / "network"
+    net_dir.mkdir(parents=True, exist_ok=True)
+
+    cell = {"model_type": "biophysical", "model_template": "hoc:BallStick"}
+    slice_ = NetworkBuilder("slice")
+    slice_.add_nodes(N=2, pop_name="Scnn1a", model_name="ScnnA", ei="e", **cell)
+    slice_.add_nodes(N=2, pop_name="Scnn1a", model_name="ScnnB", ei="e", **cell)
+    slice_.add_edges(source={"model_name": "ScnnA"}, target={"model_name": "ScnnB"}, connection_rule=1,
+                     syn_weight=0.002, delay=1.0, dynamics_params="GABA_InhToExc.json", model_template="Exp2Syn",
+                     target_sections=["somatic"], distance_range=[0.0, 150.0])
+    slice_.build()
+    slice_.save(output_dir=str(net_dir))
+
+    hco = NetworkBuilder("hco_net")
+    hco.add_nodes(N=1, cell_name="HCOCell1", strength=1.5, **cell)
+    hco.add_nodes(N=1, cell_name="HCOCell2", strength=1.0, **cell)
+    hco.add_edges(source={"cell_name": "HCOCell1"}, target={"cell_name": "HCOCell2"}, connection_rule=1,
+                  syn_weight=0.003, delay=1.0, dynamics_params="AMPA_ExcToExc.json", model_template="Exp2Syn",
+                  target_sections=["somatic"], distance_range=[0.0, 1e20])
+    if synapses_py:
+        hco.add_edges(source={"cell_name": "HCOCell2"}, target={"cell_name": "HCOCell1"}, connection_rule=1,
+                      syn_weight=0.001, delay=1.5, dynamics_params="Scaled.json", model_template="exp2syn_scaled",
+                      weight_function="weight_per_synapse", target_sections=["somatic"],
+                      distance_range=[0.0, 1e20])
+    hco.build()
+    hco.save(output_dir=str(net_dir))
+
+    lgn = NetworkBuilder("lgn")
+    lgn.add_nodes(N=2, pop_name="tON", model_type="virtual")
+    lgn.add_edges(source=lgn.nodes(), target=slice_.nodes(model_name="ScnnA"), connection_rule=2,
+                  syn_weight=0.001, delay=2.0, dynamics_params="AMPA_ExcToExc.json", model_template="Exp2Syn",
+                  target_sections=["somatic"], distance_range=99999999)
+    lgn.build()
+    lgn.save(output_dir=str(net_dir))
+    if synapses_py:
+        (model / "synapses.py").write_text(BMTK_SYNAPSES_PY)
+
+    def files(net: str, kind: str, other: str | None = None) -> dict[str, str]:
+        stem = f"{net}_{other}" if other else net
+        return {f"{kind}_file": f"$NETWORK_DIR/{stem}_{kind}.h5", f"{kind[:-1]}_types_file":
+                f"$NETWORK_DIR/{stem}_{kind[:-1]}_types.csv"}
+
+    networks: dict[str, Any] = {
+        "nodes": [files(n, "nodes") for n in ("slice", "hco_net", "lgn")],
+        "edges": [files("slice", "edges", "slice"), files("hco_net", "edges", "hco_net"),
+                  files("lgn", "edges", "slice")],
+    }
+    if gap_file:
+        networks["gap_juncs"] = [{"gap_juncs_file": "$NETWORK_DIR/slice_gap_juncs.h5"}]
+    components = {"mechanisms_dir": "$COMPONENT_DIR/mechanisms", "templates_dir": "$COMPONENT_DIR/templates",
+                  "synaptic_models_dir": "$COMPONENT_DIR/synaptic_models"}
+    sim = {"run": {"tstop": 500.0, "dt": 0.025}, "conditions": {"celsius": 34.0, "v_init": -65.0},
+           "node_sets": {"excitatory": {"ei": "e"}}}
+    manifest = {"$BASE_DIR": ".", "$NETWORK_DIR": "$BASE_DIR/network",
+                "$COMPONENT_DIR": "$BASE_DIR/../bio_components"}
+    path = model / "simulation_config.json"
+    if style in ("dot", "subdir"):
+        circuit_dir = model / "configs" if style == "subdir" else model
+        circuit_dir.mkdir(exist_ok=True)
+        base = ".." if style == "subdir" else "."
+        circuit = {"manifest": {**manifest, "$BASE_DIR": base}, "components": components, "networks": networks}
+        (circuit_dir / "circuit_config.json").write_text(json.dumps(circuit, indent=2))
+        link = "configs/circuit_config.json" if style == "subdir" else "circuit_config.json"
+        path.write_text(json.dumps({"manifest": {"$BASE_DIR": "."}, "network": link, **sim}, indent=2))
+    elif style == "configdir":
+        cfg = {"manifest": {**manifest, "$BASE_DIR": "${configdir}"}, "components": components,
+               "networks": networks, **sim}
+        path.write_text(json.dumps(cfg, indent=2))
+    elif style == "bare":
+        text = json.dumps({"components": components, "networks": networks, **sim}, indent=2)
+        text = text.replace("$NETWORK_DIR", "network").replace("$COMPONENT_DIR", "../bio_components")
+        path.write_text(text)
+    else:
+        raise ValueError(f"unknown style {style!r}")
+    return path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from sonata_factory import (
@@ -89,3 +91,73 @@ def test_default_group_attribute():
     assert default_group_attribute(["model_name", "pop_name"]) == "pop_name"
     assert default_group_attribute(["cell_name", "x"]) == "cell_name"
     assert default_group_attribute(np.array(["x"])) == "node_type_id"
+
+
+# --- traits of third-party bmtk models (built with bmtk's NetworkBuilder) -----------------------
+@pytest.fixture(scope="module")
+def bmtk_dot(tmp_path_factory):
+    from sonata_factory import bmtk_model
+
+    return bmtk_model(tmp_path_factory.mktemp("bmtk_traits"), "dot", synapses_py=True)
+
+
+def test_node_types_sharing_a_pop_name_and_cell_name_only(bmtk_dot):
+    from bmtool_lab.model.cell_types import find_cell_type, list_cell_types
+
+    cells = list_cell_types(bmtk_dot)
+    assert sorted(c.key for c in cells) == ["hco_net:HCOCell1", "hco_net:HCOCell2", "lgn:tON",
+                                            "slice:ScnnA", "slice:ScnnB"]
+    # cell_name only (was: "no cell type 'hco_net:HCOCell2'; choices: type_100, type_101")
+    assert find_cell_type(cells, "hco_net:HCOCell2").node_type_id == 101
+    # by node_type_id, in every spelling
+    for q in ("slice:101", "slice:type_101", "ScnnB", "slice:ScnnB"):
+        assert find_cell_type(cells, q).key == "slice:ScnnB", q
+    # a shared pop_name: the error names choices, and each choice works
+    with pytest.raises(KeyError) as err:
+        find_cell_type(cells, "slice:Scnn1a")
+    msg = err.value.args[0]
+    assert "slice:Scnn1a" in msg and "slice:ScnnA" in msg and "slice:ScnnB" in msg
+    assert "say population:name" not in msg
+    for choice in ("slice:ScnnA", "slice:ScnnB"):
+        assert find_cell_type(cells, choice).key == choice
+    with pytest.raises(KeyError) as err:
+        find_cell_type(cells, "nothing")
+    for choice in err.value.args[0].split("choices: ")[1].split(", "):
+        assert find_cell_type(cells, choice).key == choice
+
+
+def test_two_node_types_sharing_a_pop_name_without_other_names(tmp_path):
+    from bmtk.builder.networks import NetworkBuilder
+
+    from bmtool_lab.model.cell_types import find_cell_type, list_cell_types
+    from bmtool_lab.model.config import load_config
+
+    net = NetworkBuilder("v1")
+    for _ in range(2):  # bmtk's STP example: one node type per synapse model, one pop_name
+        net.add_nodes(N=1, pop_name="Scnn1a", model_type="biophysical", model_template="hoc:X")
+    net.build()
+    net.save(output_dir=str(tmp_path / "network"))
+    (tmp_path / "config.json").write_text(json.dumps({"networks": {"nodes": [
+        {"nodes_file": "network/v1_nodes.h5", "node_types_file": "network/v1_node_types.csv"}]}}))
+    cells = list_cell_types(load_config(tmp_path / "config.json"))
+    assert sorted(c.key for c in cells) == ["v1:type_100", "v1:type_101"]
+    with pytest.raises(KeyError) as err:
+        find_cell_type(cells, "v1:Scnn1a")
+    assert "v1:type_100, v1:type_101" in err.value.args[0]
+
+
+def test_connection_types_name_their_target_node_types_and_scalar_distance_range(bmtk_dot):
+    from bmtool_lab.model.cell_types import cell_type_of, list_cell_types
+
+    types = {ct.name: ct for ct in list_connection_types(bmtk_dot)}
+    cells = list_cell_types(bmtk_dot)
+    lgn = types["AMPA_ExcToExc (lgn_to_slice)"]
+    assert lgn.distance_range == (0.0, 99999999.0)  # BioNet: [0.0, float(value)]
+    assert lgn.target_node_type_ids == (100,)
+    gaba = types["GABA_InhToExc"]
+    assert gaba.distance_range == (0.0, 150.0)
+    assert gaba.target_groups == ("Scnn1a",)  # one pop_name for both node types...
+    assert cell_type_of(cells, gaba.target_population, gaba.target_node_type_ids, gaba.target_groups).key \
+        == "slice:ScnnB"  # ...but the node type of its targets decides
+    hco = types["AMPA_ExcToExc (hco_net_to_hco_net)"]
+    assert cell_type_of(cells, "hco_net", hco.target_node_type_ids).key == "hco_net:HCOCell2"

@@ -218,3 +218,73 @@ def test_real_bmtk_builder_output(tmp_path):
     assert total.loc["Exc", "PV"] == 3 * 2 * 2 and total.loc["PV", "Exc"] == 2 * 3
     assert conn.matrix("percent").loc["Exc", "PV"] == 100.0
     assert conn.network.node_population("v1").labels("pop_name")[1] == ["Exc", "PV"]
+
+
+# --- config paths: bmtk's "$BASE_DIR": "." and friends, opened from another folder -------------
+@pytest.fixture(scope="module")
+def bmtk_models(tmp_path_factory):
+    from sonata_factory import bmtk_model
+
+    root = tmp_path_factory.mktemp("bmtk_styles")
+    return {style: bmtk_model(root / style, style) for style in ("dot", "subdir", "configdir", "bare")}
+
+
+@pytest.mark.parametrize("style", ["dot", "subdir", "configdir", "bare"])
+def test_relative_config_paths_resolve_from_another_folder(bmtk_models, style, tmp_path, monkeypatch):
+    from bmtool_lab.model.config import RULE_ABSOLUTE, RULE_CONFIG_DIR, load_config
+    from bmtool_lab.model.connection_types import list_connection_types
+
+    monkeypatch.chdir(tmp_path)  # neither the model's folder nor its parent
+    cfg = load_config(bmtk_models[style])
+    model = bmtk_models[style].parent
+    assert cfg.mechanisms_dir == model.parent / "bio_components" / "mechanisms"
+    assert cfg.nodes[0].nodes_file == model / "network" / "slice_nodes.h5"
+    assert cfg.missing_files() == []
+    assert all(rp.path.is_absolute() for rp in cfg.paths)
+    rule = RULE_ABSOLUTE if style == "configdir" else RULE_CONFIG_DIR
+    assert set(cfg.path_rules()) == {rule}
+    if style == "subdir":  # written by the circuit config in configs/ ("$BASE_DIR": "..")
+        rp = next(r for r in cfg.paths if r.key == "components.mechanisms_dir")
+        assert rp.config == model / "configs" / "circuit_config.json" and rp.written.startswith("..")
+    names = {ct.name for ct in list_connection_types(cfg)}
+    assert "GABA_InhToExc" in names and len(names) == 3
+
+
+def test_relative_paths_prefer_the_current_folder_when_they_exist_there(bmtk_models, tmp_path, monkeypatch):
+    """bmtk's rule first: a model run from its own folder means what BioNet would open."""
+    import shutil
+
+    from bmtool_lab.model.config import RULE_CONFIG_DIR, RULE_CWD, load_config
+
+    model = bmtk_models["dot"].parent
+    monkeypatch.chdir(model)
+    cfg = load_config("simulation_config.json")
+    assert set(cfg.path_rules()) == {RULE_CWD}
+    assert cfg.templates_dir == model.parent / "bio_components" / "templates"
+    # a folder holding only a network/ of its own: the network from there, the rest from the config
+    other = tmp_path / "elsewhere"
+    shutil.copytree(model / "network", other / "network")
+    monkeypatch.chdir(other)
+    cfg = load_config(bmtk_models["dot"])
+    assert cfg.nodes[0].nodes_file == other / "network" / "slice_nodes.h5"
+    assert next(r for r in cfg.paths if r.key == "components.mechanisms_dir").rule == RULE_CONFIG_DIR
+
+
+def test_a_relative_node_sets_file_and_a_missing_one(bmtk_models, tmp_path, monkeypatch):
+    import json
+
+    from bmtool_lab.model.config import load_config
+
+    path = bmtk_models["configdir"]
+    raw = json.loads(path.read_text())
+    raw.pop("node_sets")
+    raw["node_sets_file"] = "node_sets.json"
+    (path.parent / "node_sets.json").write_text(json.dumps({"hco": {"population": "hco_net"}}))
+    other = path.parent / "with_node_sets_file.json"
+    other.write_text(json.dumps(raw))
+    monkeypatch.chdir(tmp_path)
+    assert load_config(other).node_sets == {"hco": {"population": "hco_net"}}
+    raw["node_sets_file"] = "missing_node_sets.json"
+    other.write_text(json.dumps(raw))
+    cfg = load_config(other)  # bmtk itself would fail with a bare FileNotFoundError
+    assert any("missing_node_sets.json does not exist" in p for p in cfg.missing_files())
