@@ -648,12 +648,15 @@ class SynapseTuner:
                 out[json_name] = float(p["default"])
         return out
 
-    def set_params(self, **values: float) -> dict[str, float]:
+    def set_params(self, *, merge: bool = False, **values: float) -> dict[str, float]:
         """Change parameters (dynamics-JSON names, in the file's units: ms, mV, µS...).
 
         Validated before anything runs: the mechanism must have the parameter, values must be
         finite, time constants > 0, tau1 < tau2. Records undo history and marks the connection
         unsaved. Returns the new parameter dict and emits "params".
+
+        ``merge=True`` replaces the newest undo step instead of adding one when it is the last
+        step (the dashboard merges the values of one slider drag: one Undo per drag).
         """
         st = self._st()
         if not values:
@@ -670,8 +673,11 @@ class SynapseTuner:
         self._check_values(st, new)
         with self._lock:
             del st.history[st.pos + 1:]
-            st.history.append(new)
-            st.pos += 1
+            if merge and st.pos > 0:
+                st.history[st.pos] = new
+            else:
+                st.history.append(new)
+                st.pos += 1
         self._emit("params", dict(new))
         return dict(new)
 

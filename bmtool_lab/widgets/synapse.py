@@ -10,12 +10,16 @@ from __future__ import annotations
 import html
 import math
 import threading
+import time
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 
 from .trace import TracePanel
+
+#: Slider values closer together than this (s) belong to one drag: one undo step.
+DRAG_GAP_S = 1.0
 
 METRIC_ROWS = [
     # key, label, unit
@@ -86,7 +90,7 @@ class _ParamControl:
             return
         with self.quiet():
             self.box.value = float(f"{change['new']:.6g}")
-        self._on_change(self.name, float(f"{change['new']:.6g}"))
+        self._on_change(self.name, float(f"{change['new']:.6g}"), True)
 
     def _is_echo(self, value: float) -> bool:
         """A slider snaps a value set from the kernel to its step and sends it back: that echo
@@ -105,7 +109,7 @@ class _ParamControl:
         with self.quiet():
             if self.slider.min <= (math.log10(value) if self.log and value > 0 else value) <= self.slider.max:
                 self.slider.value = value
-        self._on_change(self.name, value)
+        self._on_change(self.name, value, False)
 
     def set(self, value: float) -> None:
         """Show ``value`` without triggering a run (undo/redo, connection switch)."""
@@ -137,6 +141,8 @@ class SynapseDashboard:
         self._lock = threading.Lock()
         self._controls: dict[str, _ParamControl] = {}
         self._last = None
+        self._drag: tuple[str, float] | None = None
+        self._own_change = False
         self.panel = TracePanel(title="", height=280)
         self.panel.add_class("bmtl-syn-trace")
         self._build()
@@ -268,12 +274,21 @@ class SynapseDashboard:
             self.fit_box.children = [self._fit_panel.box]
         self.fit_box.layout.display = "flex" if change["new"] else "none"
 
-    def _param_changed(self, name: str, value: float) -> None:
+    def _param_changed(self, name: str, value: float, from_slider: bool = False) -> None:
+        # The values of one slider drag (the same slider, each < DRAG_GAP_S after the last, and
+        # nothing else changed in between) are one undo step.
+        now = time.monotonic()
+        drag = self._drag
+        merge = (from_slider and drag is not None and drag[0] == name and now - drag[1] < DRAG_GAP_S)
+        self._own_change = True
         try:
-            self.tuner.set_params(**{name: value})
+            self.tuner.set_params(merge=merge, **{name: value})
         except Exception as err:  # out of range, tau1 >= tau2, ...: show it, keep the old run
             self._error(err)
             return
+        finally:
+            self._own_change = False
+        self._drag = (name, now) if from_slider else None
         self._update_buttons()
         self.run()
 
@@ -370,6 +385,8 @@ class SynapseDashboard:
             elif event == "error":
                 self._error(payload)
             elif event == "params":
+                if not self._own_change:
+                    self._drag = None  # undo, redo, Apply, code: the next drag is a new step
                 self._sync_controls()
             elif event == "saved":
                 self._update_buttons()

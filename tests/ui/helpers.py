@@ -83,3 +83,118 @@ def screenshot(page, name: str, readme: bool = False) -> Path:
         README_SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(README_SHOTS / f"{name}.png"))
     return path
+
+
+def write_notebook(root: Path, name: str, cells: list[str]) -> str:
+    """Write a small notebook of code ``cells`` into the server's root folder (not the repository)."""
+    nb = {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
+                   "source": src} for i, src in enumerate(cells)],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                     "language_info": {"name": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+    (root / name).write_text(json.dumps(nb, indent=1))
+    return name
+
+
+def trace_state(page, selector: str) -> dict:
+    """The trace panel's report of its last draw (data-* attributes), numbers as floats."""
+    d = page.eval_on_selector(selector, "el => ({...el.dataset})")
+    out: dict = {}
+    for k, v in d.items():
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            out[k] = v
+    return out
+
+
+_LINE_PIXELS_JS = """
+([el, color, nCols]) => {
+  const c = el.querySelector('canvas');
+  const d = el.dataset;
+  const [L, T, W, H] = d.plotBox.split(',').map(Number);
+  const r = c.width / c.getBoundingClientRect().width;
+  const xmin = Number(d.xMin), xmax = Number(d.xMax);
+  const dx0 = Math.max(xmin, Number(d.dataXMin)), dx1 = Math.min(xmax, Number(d.dataXMax));
+  const toPx = (x) => L + (x - xmin) / (xmax - xmin) * W;
+  const p0 = toPx(dx0), p1 = toPx(dx1);
+  const img = c.getContext('2d').getImageData(Math.round(L * r), Math.round(T * r),
+                                               Math.round(W * r), Math.round(H * r));
+  const rgb = [1, 3, 5].map((i) => parseInt(color.slice(i, i + 2), 16));
+  const near = (i) => Math.abs(img.data[i] - rgb[0]) < 40 && Math.abs(img.data[i + 1] - rgb[1]) < 40
+    && Math.abs(img.data[i + 2] - rgb[2]) < 40 && img.data[i + 3] > 100;
+  let hits = 0;
+  const missing = [];
+  for (let k = 0; k < nCols; k++) {
+    const xCss = p0 + (p1 - p0) * (k + 0.5) / nCols;
+    const col = Math.round((xCss - L) * r);
+    let found = false;
+    for (let dc = -1; dc <= 1 && !found; dc++) {
+      const cc = Math.min(img.width - 1, Math.max(0, col + dc));
+      for (let row = 0; row < img.height; row++) {
+        if (near((row * img.width + cc) * 4)) { found = true; break; }
+      }
+    }
+    if (found) hits++; else missing.push(Math.round(xCss));
+  }
+  return { hits, nCols, missing, spanPx: p1 - p0, plotWidthPx: W };
+}
+"""
+
+
+def assert_trace_drawn(page, selector: str, color: str = "#1f77b4", min_points: int = 50,
+                       version: int | None = None) -> dict:
+    """What a user sees: the last frame (``version``, when given) is drawn inside the plot area.
+
+    The panel's axis ranges contain the data's extent (y leaves out the clamp's settling transient),
+    every point is in view (no zoom), and the line's colour is found in columns spread across the
+    data's x extent, which fills most of the plot width.
+    """
+    s = trace_state(page, selector)
+    assert s.get("points", 0) >= min_points, s
+    if version is not None:
+        assert s["drawnVersion"] == version == s["version"], s
+    assert s["drawnPoints"] == s["points"], s
+    assert s["xMin"] <= s["dataXMin"] and s["xMax"] >= s["dataXMax"], s
+    assert s["yMin"] <= s["dataYMin"] and s["yMax"] >= s["dataYMax"], s
+    assert s["xMax"] > s["xMin"] and s["yMax"] > s["yMin"], s
+    el = page.query_selector(selector)
+    px = el.evaluate(f"(el, a) => ({_LINE_PIXELS_JS})([el, ...a])", [color, 24])
+    assert px["spanPx"] > 0.9 * px["plotWidthPx"], (px, s)
+    assert px["hits"] == px["nCols"], (px, s)
+    return s
+
+
+def drag_slider(page, row_selector: str, fraction: float, steps: int = 12) -> None:
+    """Drag a slider's handle with the mouse to ``fraction`` of its track, in ``steps`` moves."""
+    handle = page.locator(f"{row_selector} .noUi-handle").first
+    track = page.locator(f"{row_selector} .noUi-base").first
+    hb, tb = handle.bounding_box(), track.bounding_box()
+    x0, y = hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2
+    x1 = tb["x"] + tb["width"] * fraction
+    page.mouse.move(x0, y)
+    page.mouse.down()
+    for i in range(1, steps + 1):
+        page.mouse.move(x0 + (x1 - x0) * i / steps, y)
+        page.wait_for_timeout(40)
+    page.mouse.up()
+
+
+def horizontal_overflow(page, root_selector: str) -> list[dict]:
+    """Elements under ``root_selector`` whose content is wider than their box (clipped or scrolling)."""
+    return page.eval_on_selector(root_selector, """root => {
+        const out = [];
+        for (const el of [root, ...root.querySelectorAll('*')]) {
+          if (el.closest('svg') && el.tagName.toLowerCase() !== 'svg') continue;
+          const cs = getComputedStyle(el);
+          if (cs.display === 'none' || cs.visibility === 'hidden' || el.clientWidth === 0) continue;
+          if (el.scrollWidth > el.clientWidth + 1) {
+            out.push({tag: el.tagName.toLowerCase(), cls: String(el.className).slice(0, 80),
+                      text: (el.innerText || el.value || '').slice(0, 40),
+                      scroll: el.scrollWidth, client: el.clientWidth});
+          }
+        }
+        return out;
+    }""")
