@@ -39,6 +39,12 @@ def _fmt(v: Any) -> str:
     return "–" if not math.isfinite(f) else f"{f:.4g}"
 
 
+def _short(v: float) -> float:
+    """A value for a narrow box: 4 significant digits."""
+    v = float(v)
+    return float(f"{v:.4g}") if math.isfinite(v) else v
+
+
 def _default_bounds(spec: Any) -> tuple[float, float]:
     """Starting bounds of a parameter: fractions 0.01..1, time constants value/4..value·4
     (0..1000 ms when 0 means "off"), others the slider's range."""
@@ -53,19 +59,24 @@ def _default_bounds(spec: Any) -> tuple[float, float]:
 class _ParamRow:
     def __init__(self, spec: Any, bounds: tuple | None) -> None:
         self.name = spec.name
-        lo, hi = bounds[:2] if bounds else _default_bounds(spec)
-        self.fit = w.Checkbox(value=bounds is not None, indent=False, layout=w.Layout(width="22px"))
-        self.lo = w.FloatText(value=lo, layout=w.Layout(width="80px"))
-        self.hi = w.FloatText(value=hi, layout=w.Layout(width="80px"))
+        lo, hi = bounds[:2] if bounds else (_short(b) for b in _default_bounds(spec))
+        auto = w.Layout(width="auto")
+        self.fit = w.Checkbox(value=bounds is not None, indent=False, layout=auto)
+        self.lo = w.FloatText(value=_short(lo), layout=auto)
+        self.hi = w.FloatText(value=_short(hi), layout=auto)
+        # a log scale needs bounds > 0: not offered for parameters that cross zero (erev)
         self.log = w.Checkbox(value=bool(bounds and len(bounds) == 3 and bounds[2] == "log"), indent=False,
-                              description="log", layout=w.Layout(width="60px"))
+                              layout=auto, disabled=not (float(spec.min) > 0 or lo > 0),
+                              tooltip="search on a log scale (bounds > 0)")
+        self.log.add_class("bmtl-opt-log")
         unit = f" ({spec.unit})" if spec.unit else ""
         label = w.HTML(f"<span title='{html.escape(spec.doc)}'>{html.escape(spec.name)}{html.escape(unit)}</span>",
-                       layout=w.Layout(width="90px"))
-        self.best = w.HTML(layout=w.Layout(width="80px"))
+                       layout=auto)
+        self.best = w.HTML(layout=auto)
         self.best.add_class("bmtl-opt-best-value")
-        self.row = w.HBox([self.fit, label, self.lo, self.hi, self.log, self.best])
+        self.row = w.HBox([self.fit, label, self.lo, self.hi, self.log, self.best], layout=w.Layout(width="100%"))
         self.row.add_class("bmtl-opt-param")
+        self.row.add_class("bmtl-opt-grid")
         self.row.add_class(f"bmtl-opt-param-{spec.name}")
 
     def bounds(self) -> tuple | None:
@@ -78,14 +89,16 @@ class _ParamRow:
 class _TargetRow:
     def __init__(self, metric: str, value: float, weight: float, protocol: str, on: bool) -> None:
         self.metric = metric
-        self.fit = w.Checkbox(value=on, indent=False, layout=w.Layout(width="22px"))
+        auto = w.Layout(width="auto")
+        self.fit = w.Checkbox(value=on, indent=False, layout=auto)
         label = w.HTML(f"<span title='{html.escape(METRICS[metric][2])}'>{_LABELS.get(metric, metric)}</span>",
-                       layout=w.Layout(width="110px"))
-        self.value = w.FloatText(value=value, layout=w.Layout(width="80px"))
-        self.weight = w.BoundedFloatText(value=weight, min=0, max=1e6, layout=w.Layout(width="60px"))
-        self.protocol = w.Text(value=protocol, placeholder="train", layout=w.Layout(width="90px"))
-        self.row = w.HBox([self.fit, label, self.value, self.weight, self.protocol])
+                       layout=auto)
+        self.value = w.FloatText(value=value, layout=auto)
+        self.weight = w.BoundedFloatText(value=weight, min=0, max=1e6, layout=auto)
+        self.protocol = w.Text(value=protocol, placeholder="tuner", layout=auto)
+        self.row = w.HBox([self.fit, label, self.value, self.weight, self.protocol], layout=w.Layout(width="100%"))
         self.row.add_class("bmtl-opt-target")
+        self.row.add_class("bmtl-opt-grid")
         self.row.add_class(f"bmtl-opt-target-{metric}")
 
     @property
@@ -114,7 +127,7 @@ class FitPanel:
         self._dirty = False
         self._running = False
         self._pending_save = False
-        self.box = w.VBox(layout=w.Layout(width="100%", min_width="260px"))
+        self.box = w.VBox(layout=w.Layout(width="100%", min_width="0"))
         self.box.add_class("bmtl-opt-panel")
         self._build_static()
         self.reload()
@@ -154,7 +167,7 @@ class FitPanel:
         self.save_box = w.VBox([w.HTML(), w.HBox([self.confirm_btn, self.cancel_btn])],
                                layout=w.Layout(display="none"))
         self.save_box.add_class("bmtl-opt-savebox")
-        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="100%"))
+        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="auto"))
         self.progress.add_class("bmtl-opt-progress")
         self.status = w.HTML()
         self.status.add_class("bmtl-opt-status")
@@ -178,9 +191,17 @@ class FitPanel:
         self.params_box.add_class("bmtl-opt-params")
         self.targets_box = w.VBox()
         self.targets_box.add_class("bmtl-opt-targets")
+        self.targets_note = w.HTML()
+        self.targets_note.add_class("bmtl-opt-protocol-note")
         self.box.children = [
-            w.HTML("<b>Parameters</b> <small>(fit, lower, upper, log scale, best)</small>"), self.params_box,
-            w.HTML("<b>Targets</b> <small>(target, weight, protocol: train · single · 20Hz · 20Hz/1000ms)</small>"),
+            w.HTML("<b>Parameters</b>"),
+            w.HTML("<div class='bmtl-opt-grid bmtl-opt-grid-head bmtl-opt-param-head'><span>fit</span>"
+                   "<span>name</span><span>lower</span><span>upper</span>"
+                   "<span title='search on a log scale (bounds > 0)'>log</span><span>best</span></div>"),
+            self.params_box,
+            w.HTML("<b>Targets</b>"), self.targets_note,
+            w.HTML("<div class='bmtl-opt-grid bmtl-opt-grid-head bmtl-opt-target-head'><span>fit</span>"
+                   "<span>metric</span><span>target</span><span>weight</span><span>protocol</span></div>"),
             self.targets_box,
             w.HBox([self.method, self.seed, self.maxiter, self.popsize], layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.start_btn, self.stop_btn, self.continue_btn, self.apply_btn, self.save_btn,
@@ -222,12 +243,26 @@ class FitPanel:
                 v = float(v) if isinstance(v, (int, float)) and math.isfinite(float(v)) else 0.0
                 on = opt is None and (metric in ("simple_ppr", "induction", "recovery") if stp else
                                       metric in ("rise_time_ms", "decay_tau_ms"))
-                rows[metric] = _TargetRow(metric, round(v, 6), 1.0, "", on)
+                rows[metric] = _TargetRow(metric, _short(v), 1.0, "", on)
         self._targets = rows
         self.targets_box.children = [r.row for r in rows.values()]
+        self._show_protocol()
         if opt is not None and opt.result is not None:
             self._show_result(opt.result)
         self._update_buttons()
+
+    def _show_protocol(self) -> None:
+        """Say which protocol a target with an empty protocol box is measured under: the tuner's."""
+        p = getattr(self.tuner, "protocol", None)
+        if p is None:
+            return
+        clamp = f"{p.clamp} clamp" + (f" at {p.hold_mV:g} mV" if p.clamp == "voltage" else "")
+        text = (f"An empty protocol is the tuner's own: train of {p.n_train} pulses at {p.freq_hz:g} Hz, "
+                f"{p.n_rec} recovery pulses {p.delay_ms:g} ms later, {clamp} (a single event when every such "
+                "target is an event metric). Or type <code>single</code>, <code>train</code>, <code>20Hz</code> (a train at 20 Hz) or "
+                "<code>20Hz/1000ms</code> (recovery after 1000 ms).")
+        if self.targets_note.value != text:
+            self.targets_note.value = f"<small>{text}</small>"
 
     # --- building the optimizer -----------------------------------------------------------
     def _problem(self) -> dict[str, Any]:
@@ -415,6 +450,8 @@ class FitPanel:
         self._flush(force=True, done=True, wall_s=res.wall_s)
 
     def _on_tuner(self, event: str, payload: Any) -> None:
+        if event == "result":
+            self._show_protocol()
         if event == "result" and self._best is not None:
             self._dirty = True
             self._flush(force=True)

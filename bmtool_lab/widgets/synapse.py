@@ -56,6 +56,13 @@ def _fmt(value: Any) -> str:
     return f"{v:.4g}"
 
 
+def _shown(value: float) -> float:
+    """A value as its box shows it: 6 significant digits (an optimizer's 0.52345678901234567
+    reads 0.523457; the tuner keeps the exact value, the save diff shows it)."""
+    v = float(value)
+    return float(f"{v:.6g}") if math.isfinite(v) else v
+
+
 class _ParamControl:
     """Slider (log or linear) + exact numeric box for one mechanism parameter."""
 
@@ -64,19 +71,22 @@ class _ParamControl:
         unit = f" ({spec.unit})" if getattr(spec, "unit", "") else ""
         self.label = w.HTML(f"<span title='{html.escape(getattr(spec, 'doc', '') or '')}'>"
                             f"{html.escape(spec.name)}{html.escape(unit)}</span>",
-                            layout=w.Layout(flex="0 0 76px", overflow="hidden"))
+                            layout=w.Layout(flex="0 0 68px", overflow="hidden"))
+        self.label.add_class("bmtl-syn-param-label")
         lo, hi = float(spec.min), float(spec.max)
         value = float(spec.value)
         self.log = getattr(spec, "scale", "linear") == "log" and lo > 0
         if self.log:
             self.slider = w.FloatLogSlider(value=min(max(value, lo), hi), base=10, min=math.log10(lo),
                                            max=math.log10(hi), step=0.01, readout=False, continuous_update=True,
-                                           layout=w.Layout(flex="1 1 auto", min_width="80px"))
+                                           layout=w.Layout(flex="1 1 0", min_width="40px", width="auto"))
         else:
             step = getattr(spec, "step", None) or (hi - lo) / 200.0
             self.slider = w.FloatSlider(value=min(max(value, lo), hi), min=lo, max=hi, step=step, readout=False,
-                                        continuous_update=True, layout=w.Layout(flex="1 1 auto", min_width="80px"))
-        self.box = w.FloatText(value=value, layout=w.Layout(flex="0 0 74px", width="74px"))
+                                        continuous_update=True,
+                                        layout=w.Layout(flex="1 1 0", min_width="40px", width="auto"))
+        self.box = w.FloatText(value=_shown(value), layout=w.Layout(flex="0 0 66px", width="66px"))
+        self.box.add_class("bmtl-syn-param-box")
         self.row = w.HBox([self.label, self.slider, self.box], layout=w.Layout(width="100%", overflow="hidden"))
         self.row.add_class(f"bmtl-syn-param-{spec.name}")
         self.row.add_class("bmtl-syn-param")
@@ -114,7 +124,7 @@ class _ParamControl:
     def set(self, value: float) -> None:
         """Show ``value`` without triggering a run (undo/redo, connection switch)."""
         with self.quiet():
-            self.box.value = float(value)
+            self.box.value = _shown(value)
             try:
                 self.slider.value = float(value)
             except Exception:  # out of the slider's range: the box holds the exact value
@@ -153,17 +163,17 @@ class SynapseDashboard:
     def _build(self) -> None:
         t = self.tuner
         self.connection = w.Dropdown(options=self._connection_options(), description="connection",
-                                     layout=w.Layout(width="100%"))
+                                     layout=w.Layout(width="auto"))
         self.connection.add_class("bmtl-syn-connection")
         self.connection.observe(self._picked, names="value")
         self.info = w.HTML()
         self.info.add_class("bmtl-syn-info")
         p = t.protocol
-        self.kind = w.ToggleButtons(options=[("single event", "single"), ("train", "train"), ("poisson", "poisson")], value="train",
-                                    style={"button_width": "105px"})
+        self.kind = w.ToggleButtons(options=[("single event", "single"), ("train", "train"), ("poisson", "poisson")],
+                                    value="train", style={"button_width": "auto"})
         self.kind.add_class("bmtl-syn-kind")
         self.clamp = w.ToggleButtons(options=[("voltage clamp", "voltage"), ("current clamp", "current")],
-                                     value=p.clamp, style={"button_width": "120px"})
+                                     value=p.clamp, style={"button_width": "auto"})
         self.clamp.add_class("bmtl-syn-clamp")
         self.freq = w.BoundedFloatText(value=p.freq_hz, min=0.1, max=500, description="f (Hz)",
                                        layout=w.Layout(width="150px"))
@@ -213,7 +223,7 @@ class SynapseDashboard:
             w.HBox([self.undo_btn, self.redo_btn, self.pin_btn, self.unpin_btn, self.save_btn, self.optimize_btn],
                    layout=w.Layout(flex_flow="row wrap")),
             self.fit_box, self.save_box, self.message, self.panel, self.metrics,
-        ], layout=w.Layout(width="100%", min_width="260px"))
+        ], layout=w.Layout(width="100%", min_width="0"))
         self.box.add_class("bmtl-syn-tuner")
 
     def _connection_options(self) -> list[tuple[str, Any]]:
@@ -271,6 +281,9 @@ class SynapseDashboard:
             except Exception as err:
                 self._error(err)
                 return
+            # shown before its children render: a bqplot figure drawn while hidden has a negative
+            # size (console errors "<rect> attribute width: A negative value")
+            self.fit_box.layout.display = "flex"
             self.fit_box.children = [self._fit_panel.box]
         self.fit_box.layout.display = "flex" if change["new"] else "none"
 

@@ -188,6 +188,7 @@ def horizontal_overflow(page, root_selector: str) -> list[dict]:
         const out = [];
         for (const el of [root, ...root.querySelectorAll('*')]) {
           if (el.closest('svg') && el.tagName.toLowerCase() !== 'svg') continue;
+          if (el.closest('.noUi-base')) continue;  // the slider's own handle parts overhang by design
           const cs = getComputedStyle(el);
           if (cs.display === 'none' || cs.visibility === 'hidden' || el.clientWidth === 0) continue;
           if (el.scrollWidth > el.clientWidth + 1) {

@@ -131,6 +131,26 @@ def test_every_parameter_change_draws_the_trace(page, lab_server) -> None:
     wait_drawn(page, INLINE, v)
     assert box_value(page, INLINE, "tau2") == pytest.approx(tau2_0 * 2)
 
-    # The sidebar at its default width: nothing scrolls sideways, no control is clipped.
-    screenshot(page, "tuner-sidebar-default-width")
-    assert horizontal_overflow(page, SIDE) == []
+
+@pytest.mark.parametrize("viewport", [(1500, 950), (1280, 800)], ids=["1500x950", "1280x800"])
+def test_tuner_fits_the_default_sidebar(page, lab_server, viewport) -> None:
+    """At the right sidebar's default width nothing scrolls sideways and no control is clipped,
+    with the Fit panel and the save preview open too."""
+    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+    open_notebook(page, lab_server, write_notebook(lab_server.root, "tuner_layout.ipynb", CELLS))
+    run_all_cells(page)
+    wait_for_trace(page, f"{SIDE} .bmtl-trace-panel.bmtl-syn-trace", min_points=50)
+    assert_trace_drawn(page, f"{SIDE} .bmtl-trace-panel.bmtl-syn-trace")
+    width = page.eval_on_selector("#jp-right-stack", "el => el.getBoundingClientRect().width")
+    assert 200 < width < 420, width  # JupyterLab's default, not widened by the test
+    screenshot(page, f"tuner-sidebar-{viewport[0]}x{viewport[1]}")
+    over = horizontal_overflow(page, "#jp-right-stack .bmtl-host[data-ready='true']")
+    assert over == [], "\n".join(map(str, over))
+    page.click(f"{SIDE} button.bmtl-syn-optimize")
+    page.wait_for_selector(f"{SIDE} .bmtl-opt-panel .bmtl-opt-param-Use", timeout=30_000)
+    page.click(f"{SIDE} button.bmtl-syn-save")
+    page.wait_for_selector(f"{SIDE} .bmtl-syn-diff", timeout=30_000)
+    page.wait_for_timeout(500)
+    screenshot(page, f"tuner-sidebar-fit-{viewport[0]}x{viewport[1]}")
+    over = horizontal_overflow(page, "#jp-right-stack .bmtl-host[data-ready='true']")
+    assert over == [], "\n".join(map(str, over))
