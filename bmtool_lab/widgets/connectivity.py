@@ -10,6 +10,7 @@ let browser tests find the parts.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,15 +66,41 @@ def _dropdown(options: list, value: Any, description: str, css: str, width: str 
 
 
 def _histogram_figure(title: str, x_label: str, css: str) -> tuple[bq.Figure, bq.Bars]:
-    xs, ys = bq.LinearScale(), bq.LinearScale(min=0)
-    bars = bq.Bars(x=np.zeros(1), y=np.zeros(1), scales={"x": xs, "y": ys}, align="right", padding=0.05,
-                   colors=["#4a7ab5"])
-    fig = bq.Figure(marks=[bars], axes=[bq.Axis(scale=xs, label=x_label, num_ticks=5),
-                                        bq.Axis(scale=ys, side="left", label="count", num_ticks=4)],
-                    title=title, layout=w.Layout(width="300px", height="220px"),
-                    fig_margin={"top": 30, "bottom": 40, "left": 50, "right": 10})
+    # one bar per bin on an ordinal scale labelled by the bin's range, and an explicit count scale:
+    # bqplot's automatic linear scales fail on a one-value domain ("invalid format: .undefinedg",
+    # 1 px bars)
+    xs, ys = bq.OrdinalScale(), bq.LinearScale(min=0.0, max=1.0)
+    bars = bq.Bars(x=np.array(["–"]), y=np.zeros(1), scales={"x": xs, "y": ys}, padding=0.1, colors=["#4a7ab5"])
+    fig = bq.Figure(marks=[bars], axes=[bq.Axis(scale=xs, label=x_label, tick_rotate=-35,
+                                                tick_style={"font-size": "9px"}),
+                                        bq.Axis(scale=ys, side="left", label="count", num_ticks=4, tick_format="d")],
+                    title=title, layout=w.Layout(width="280px", height="230px"),
+                    fig_margin={"top": 30, "bottom": 52, "left": 50, "right": 12})
     fig.add_class(css)
     return fig, bars
+
+
+def _bin_label(lo: float, hi: float, unit_bins: bool) -> str:
+    if unit_bins:
+        return f"{lo:g}"
+    return f"{(lo + hi) / 2:.3g}"
+
+
+def _fill_histogram(bars: bq.Bars, counts: np.ndarray, edges: np.ndarray, unit_bins: bool = False) -> None:
+    """Bars of a histogram (``counts`` per bin between ``edges``), labelled by bin (start for
+    unit-width degree bins, centre otherwise), with the count scale set from the data."""
+    counts = np.asarray(counts, dtype=float)
+    edges = np.asarray(edges, dtype=float)
+    if counts.size == 0 or edges.size != counts.size + 1:
+        counts, edges = np.zeros(1), np.array([0.0, 1.0])
+    labels = [_bin_label(a, b, unit_bins) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    if len(set(labels)) != len(labels):  # labels too coarse for the bins: number them by range
+        labels = [f"{a:.4g}–{b:.4g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    ys = bars.scales["y"]
+    with bars.hold_sync():
+        ys.min, ys.max = 0.0, float(max(2.0, math.ceil(counts.max() * 1.15)))
+        bars.x = np.array(labels)
+        bars.y = counts
 
 
 class ConnectivityDashboard(w.VBox):
@@ -147,12 +174,15 @@ class ConnectivityDashboard(w.VBox):
         self.edge_types = w.HTML("")
         self.edge_types.add_class("bmtl-conn-edge-types")
         self.tuner_type = _dropdown([], None, "type", "bmtl-conn-tuner-type", "260px")
-        self.open_tuner = w.Button(description="Open synapse tuner", icon="sliders", disabled=True, tooltip=_NO_TUNER)
+        self.open_tuner = w.Button(description="Open synapse tuner", icon="sliders", disabled=True, tooltip=_NO_TUNER,
+                                   layout=w.Layout(width="auto"))
         self.open_tuner.add_class("bmtl-conn-open-tuner")
         self.open_tuner.on_click(self._on_open_tuner)
+        self._hist_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self._hist_box.add_class("bmtl-conn-histograms")
         self.details = w.VBox([
             self.summary,
-            w.HBox([self.degree_fig, self.weight_fig, self.delay_fig]),
+            self._hist_box,
             self.edge_types,
             w.HBox([self.tuner_type, self.open_tuner]),
         ], layout=w.Layout(display="none"))
@@ -399,6 +429,7 @@ class ConnectivityDashboard(w.VBox):
             f"{_fmt(conv['max'])}); divergence {_fmt(div['mean'])} ± {_fmt(div['std'])} "
             f"(min {_fmt(div['min'])}, max {_fmt(div['max'])}) connections per cell"
         )
+        self._ensure_histograms()
         with self.degree_fig.hold_sync():
             self._set_bars(self._degree_bars, hist)
             self.degree_fig.title = f"{direction} ({count})"
@@ -410,8 +441,7 @@ class ConnectivityDashboard(w.VBox):
                 counts, edges = np.histogram(finite, bins=min(20, max(1, np.unique(finite).size)))
             else:
                 counts, edges = np.zeros(1, int), np.array([0.0, 1.0])
-            with bars.hold_sync():
-                bars.x, bars.y = edges[1:], counts
+            _fill_histogram(bars, counts, edges)
         types = d.edge_types
         if types.empty:
             self.edge_types.value = "<i>No edges between these groups.</i>"
@@ -436,9 +466,18 @@ class ConnectivityDashboard(w.VBox):
     @staticmethod
     def _set_bars(bars: bq.Bars, hist: pd.DataFrame) -> None:
         if hist.empty:
-            bars.x, bars.y = np.zeros(1), np.zeros(1)
+            _fill_histogram(bars, np.zeros(1), np.array([0.0, 1.0]))
         else:
-            bars.x, bars.y = hist["bin_end"].to_numpy(float), hist["count"].to_numpy(float)
+            edges = np.concatenate([hist["bin_start"].to_numpy(float)[:1], hist["bin_end"].to_numpy(float)])
+            _fill_histogram(bars, hist["count"].to_numpy(float), edges,
+                            unit_bins=bool(np.allclose(np.diff(edges), 1.0)))
+
+    def _ensure_histograms(self) -> None:
+        """Put the histograms into the details area the first time it is shown: a bqplot figure
+        rendered while hidden has a negative size (console errors "<rect> attribute width")."""
+        self.details.layout.display = "flex"
+        if self._hist_box.children == ():
+            self._hist_box.children = (self.degree_fig, self.weight_fig, self.delay_fig)
 
     def _update_tuner_button(self) -> None:
         if self._tuner_callback is None:
@@ -451,10 +490,14 @@ class ConnectivityDashboard(w.VBox):
     def _on_open_tuner(self, _button: Any) -> None:
         if self._tuner_callback is None or self.tuner_type.value is None:
             return
+        connection = self._involved[self.tuner_type.value]
         try:
-            self._tuner_callback(self._involved[self.tuner_type.value])
+            self._tuner_callback(connection)
         except Exception as err:  # noqa: BLE001
             self._set_status(f"synapse tuner: {type(err).__name__}: {err}", error=True)
+            return
+        where = " in the right sidebar" if self._tuner_callback == self._open_tuner_in_sidebar else ""
+        self._set_status(f"opened the synapse tuner on {connection.name}{where}")
 
     # -- export ---------------------------------------------------------------------------------
     def _on_export_csv(self, _button: Any) -> None:

@@ -75,6 +75,8 @@ def _open(dashboard: Any, title: str | None, area: Literal["right", "main"], key
         host.children = [child]
         host.title = title
         _CONTROLLERS[host.host_id] = dashboard
+        # the panel may have been closed or hidden behind another one: bring it (back) to the front
+        host.send({"event": "show"})
         return host
     host_id = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in key)
     host = SidebarHost(children=[child], title=title, area=area, host_id=host_id)

@@ -140,6 +140,14 @@ export class SidebarHostModel extends DOMWidgetModel {
   }
 
   async _onCustom(content) {
+    if (content.event === "show") {
+      // opened again from the kernel (e.g. "Open synapse tuner"): re-add a closed panel, activate it
+      if (!this._panel || this._panel.isDisposed || !this._panel.isAttached) {
+        hosts.delete(this.get("host_id") || this.model_id);
+      }
+      await this._open();
+      return;
+    }
     if (content.event !== "code") return;
     if (content.error || !content.code) {
       this._note.textContent = content.error || "nothing to copy";
