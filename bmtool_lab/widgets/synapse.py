@@ -63,6 +63,15 @@ def _shown(value: float) -> float:
     return float(f"{v:.6g}") if math.isfinite(v) else v
 
 
+def _y_from_ms(pulses: np.ndarray) -> float:
+    """Where the y autoscale starts (ms): after the clamp's settling at t = 0, well before the first
+    pulse (half the baseline, at most 100 ms before the pulse)."""
+    if pulses.size == 0 or not np.isfinite(pulses).any():
+        return 0.0
+    first = float(np.nanmin(pulses))
+    return max(0.0, first - min(100.0, first / 2.0))
+
+
 class _ParamControl:
     """Slider (log or linear) + exact numeric box for one mechanism parameter."""
 
@@ -181,6 +190,8 @@ class SynapseDashboard:
                                         layout=w.Layout(width="170px"))
         self.hold = w.BoundedFloatText(value=p.hold_mV, min=-120, max=40, description="hold (mV)",
                                        layout=w.Layout(width="170px"))
+        for ctl, css in ((self.freq, "bmtl-syn-freq"), (self.delay, "bmtl-syn-delay"), (self.hold, "bmtl-syn-hold")):
+            ctl.add_class(css)
         for ctl in (self.kind, self.clamp, self.freq, self.delay, self.hold):
             ctl.observe(self._protocol_changed, names="value")
         self.params_box = w.VBox(layout=w.Layout(width="100%"))
@@ -422,8 +433,9 @@ class SynapseDashboard:
             return
         key = "i_clamp" if "i_clamp" in traces else next(iter(traces))
         scale = 1e3 if key == "i_clamp" else 1.0
-        self.panel.push(t, [np.asarray(traces[key]) * scale], [{"label": key, "color": "#1f77b4"}],
-                        status="running…", final=False)
+        self.panel.push(t, [np.asarray(traces[key]) * scale], [{"label": "clamp current" if key == "i_clamp" else "soma v", "color": "#1f77b4"}],
+                        status="running…", final=False,
+                        y_from_ms=_y_from_ms(np.asarray([self.tuner.protocol.t_start_ms], dtype=float)))
 
     def _draw(self, result: Any) -> None:
         t, y, label, ylabel = self._trace_of(result)
@@ -438,8 +450,9 @@ class SynapseDashboard:
         self.panel.y_label = ylabel
         name = self.tuner.current.name if getattr(self.tuner, "current", None) is not None else ""
         self.panel.title = f"{name}: {label}"
-        self.panel.push(t, ys, series, markers=np.asarray(getattr(result, "pulse_times_ms", ()), dtype=float).tolist(),
-                        status=self._status(result), autoscale=getattr(self, "_autoscale", True))
+        pulses = np.asarray(getattr(result, "pulse_times_ms", ()), dtype=float)
+        self.panel.push(t, ys, series, markers=pulses.tolist(), status=self._status(result),
+                        autoscale=getattr(self, "_autoscale", True), y_from_ms=_y_from_ms(pulses))
         self._autoscale = False
         self.metrics.value = self._metrics_table(result, pinned)
 

@@ -44,6 +44,9 @@ class TracePanel(anywidget.AnyWidget):
     status = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     autoscale = traitlets.Bool(True).tag(sync=True)
+    #: the y autoscale leaves out t < y_from_ms (ms; 0 = all): a clamp's settling transient at t = 0
+    #: can be 10^5 times the responses. That part is still drawn, clipped.
+    y_from_ms = traitlets.Float(0.0).tag(sync=True)
     height = traitlets.Int(260).tag(sync=True)
     version = traitlets.Int(0).tag(sync=True)
 
@@ -64,6 +67,7 @@ class TracePanel(anywidget.AnyWidget):
         status: str | None = None,
         autoscale: bool = False,
         final: bool = True,
+        y_from_ms: float | None = None,
     ) -> bool:
         """Send one frame; returns False when a non-final frame was skipped by the pacer."""
         now = time.monotonic()
@@ -81,6 +85,8 @@ class TracePanel(anywidget.AnyWidget):
             if status is not None:
                 self.status = status
             self.autoscale = autoscale
+            if y_from_ms is not None:
+                self.y_from_ms = float(y_from_ms)
             self.t = _f32(t_ms)
             self.y = _f32(block)
             self.error = ""

@@ -213,6 +213,10 @@ function render({ model, el }) {
     d.dataXMax = fmt(dx1);
     d.dataYMin = fmt(dy0);
     d.dataYMax = fmt(dy1);
+    const [ay0, ay1] = visibleRange(u, "y", -Infinity, Infinity);
+    d.allYMin = fmt(ay0);
+    d.allYMax = fmt(ay1);
+    d.yFromMs = fmt(Number(model.get("y_from_ms")) || 0);
     d.drawnPoints = String(n);
     const b = u.bbox;
     const r = devicePixelRatio || 1;
@@ -279,6 +283,7 @@ function render({ model, el }) {
   model.on("change:version", schedule);
   model.on("change:series", schedule);
   model.on("change:y_label", schedule);
+  model.on("change:y_from_ms", schedule);
   model.on("change:markers", () => plot && plot.redraw(false));
   model.on("change:title", updateText);
   model.on("change:status", updateText);

@@ -108,6 +108,22 @@ def test_every_parameter_change_draws_the_trace(page, lab_server) -> None:
     wait_drawn(page, SIDE, v)
     assert box_value(page, SIDE, "tau2") == pytest.approx(tau2_0 * 2)
 
+    # A holding potential away from rest: the clamp's settling transient at t = 0 is left out of
+    # the y autoscale (still drawn, clipped), so the PSCs fill the plot.
+    v = version(page, SIDE)
+    box = page.locator(f"{SIDE} .bmtl-syn-hold input")
+    box.fill("-40")
+    box.press("Enter")
+    box.blur()
+    s = wait_drawn(page, SIDE, v)
+    assert 0 < s["yFromMs"] < 300, s
+    assert s["allYMin"] < s["yMin"] - 5 * (s["yMax"] - s["yMin"]), s  # the transient is far off-scale
+    v = version(page, SIDE)
+    box.fill("-70")
+    box.press("Enter")
+    box.blur()
+    wait_drawn(page, SIDE, v)
+
     # The optimizer's Apply: a short fit, then Apply sets its best on the sliders and redraws.
     page.click(f"{INLINE} button.bmtl-syn-optimize")
     fit = f"{INLINE} .bmtl-syn-fitbox .bmtl-opt-panel"
