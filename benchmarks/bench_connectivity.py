@@ -85,7 +85,7 @@ def generate(folder: Path, n_cells: int, n_edges: int, seed: int = 0) -> Path:
     gap_pair = (GROUPS.index("PV_L4"), GROUPS.index("PV_L4"))
     types = []
     with h5py.File(net / "cortex_cortex_edges.h5", "w") as f:
-        g = f.create_group("edges/local")
+        g = f.create_group("edges/cortex_to_cortex")  # bmtool reads src_to_tgt names only
         ds = {k: _dataset(g, k, n_local, dt) for k, dt in (
             ("source_node_id", np.uint64), ("target_node_id", np.uint64), ("edge_type_id", np.uint32),
             ("edge_group_id", np.uint16), ("edge_group_index", np.uint32))}
@@ -121,7 +121,7 @@ def generate(folder: Path, n_cells: int, n_edges: int, seed: int = 0) -> Path:
     _write_types(net / "cortex_cortex_edge_types.csv", types)
 
     with h5py.File(net / "thalamus_cortex_edges.h5", "w") as f:
-        g = f.create_group("edges/thalamic")
+        g = f.create_group("edges/thalamus_to_cortex")
         n = n_input_edges
         src = rng.integers(0, n_inputs, n)
         tgt = np.sort(rng.integers(0, n_cells, n))
