@@ -39,6 +39,7 @@ from ..model.sonata import (
     SonataError,
     SonataNetwork,
 )
+from . import network_view
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..widgets.connectivity import ConnectivityDashboard
@@ -719,6 +720,20 @@ class ConnectivityExplorer:
                         n_source_cells=int(src_nodes.size), n_target_cells=int(tgt_nodes.size),
                         cells_without_position=missing, sources=list(sel.sources), targets=list(sel.targets))
         return df
+
+    # -- network view ------------------------------------------------------------------------
+    def positions(self, group_by: str | None = "pop_name", populations: Populations | None = None) -> pd.DataFrame:
+        """node_id, population, group, x, y, z (µm) of every cell (see :func:`network_view.positions`)."""
+        return network_view.positions(self.network, group_by, populations)
+
+    def rotations(self, populations: Populations | None = None) -> pd.DataFrame:
+        """node_id, population, rotation_angle_x/y/zaxis (rad), the cell axis' unit vector
+        (see :func:`network_view.rotations`)."""
+        return network_view.rotations(self.network, populations)
+
+    def graph(self, group_by: str | None = "pop_name", metric: str = "total", **query: Any) -> pd.DataFrame:
+        """Group → group edges weighted by ``metric`` (see :func:`network_view.graph`)."""
+        return network_view.graph(self, group_by, metric, **query)
 
     # -- display ----------------------------------------------------------------------------
     def dashboard(self, **kwargs: Any) -> ConnectivityDashboard:
