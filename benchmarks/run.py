@@ -83,7 +83,7 @@ def prepare(work: Path, figures: list[str], bm_py: str | None) -> None:
     for fig, name, cells, edges in (("distance", "net1k", 1_000, 20_000), ("conn1m", "net1m", 20_000, 1_000_000),
                                     ("conn10m", "net10m", 100_000, 10_000_000)):
         if fig in figures and not (work / name).exists():
-            generate(work / name, cells, edges, seed=1)
+            generate(work / name, cells, edges, seed=1, one_population_per_file=True)  # as bmtool needs
 
 
 def ratio(a: float | None, b: float | None) -> float | None:

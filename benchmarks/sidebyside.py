@@ -324,7 +324,7 @@ def our_distance(work: Path) -> dict:
     from bmtool_lab.tuning.connectivity import ConnectivityExplorer
 
     conn = ConnectivityExplorer(work / "net1k" / "circuit_config.json")
-    groups = list(conn.matrix("total").index)
+    groups = list(conn.matrix("total", sources="cortex", targets="cortex").index)
     t0 = time.perf_counter()
     for src in groups:  # per pop_name pair, as bmtool computes it
         for tgt in groups:
