@@ -1581,7 +1581,7 @@ def fit_many(config: str | Path, targets_file: str | Path, *, out_dir: str | Pat
         for entry in entries:
             name = entry.get("connection")
             row: dict[str, Any] = {"connection": name, "error": "", "fit_error": float("nan"), "n_evaluations": 0,
-                                   "best_params": {}, "result_path": "", "saved_to": ""}
+                                   "best_params": {}, "stop_reason": "", "result_path": "", "saved_to": ""}
             rows.append(row)
             try:
                 bad = set(entry) - _ENTRY_KEYS
@@ -1597,6 +1597,7 @@ def fit_many(config: str | Path, targets_file: str | Path, *, out_dir: str | Pat
                 kw.setdefault("executor", executor)
                 res = opt.fit(**kw)
                 row.update(fit_error=res.error, n_evaluations=res.n_evaluations, best_params=res.best_params,
+                           stop_reason=res.stop_reason,
                            result_path=str(res.save(out / f"{name}.fit.json")))
                 if save:
                     res.apply(tuner)
