@@ -288,7 +288,12 @@ def our_fi(work: Path) -> dict:
     t0 = time.perf_counter()
     curve = prof.fi_curve(*FI, delay_ms=FI_DELAY_MS, dur_ms=FI_DUR_MS)  # the default call: rheobase on
     s = time.perf_counter() - t0
-    return {"s": s, "steps": int(curve.currents_nA.size), "workers": default_pool().n_workers,
+    warm = {}
+    for label, kw in (("default_call_warm_s", {}), ("sweep_only_warm_s", {"rheobase": False})):
+        t1 = time.perf_counter()
+        prof.fi_curve(*FI, delay_ms=FI_DELAY_MS, dur_ms=FI_DUR_MS, **kw)
+        warm[label] = round(time.perf_counter() - t1, 3)
+    return {"s": s, **warm, "steps": int(curve.currents_nA.size), "workers": default_pool().n_workers,
             "rates_hz": [round(float(r), 2) for r in curve.rates_hz],
             "what": "CellProfiler.fi_curve(0, 190, 10) with its defaults (rheobase search on), default pool, "
                     "first call (workers started, cell not yet built)"}
