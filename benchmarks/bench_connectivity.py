@@ -46,8 +46,11 @@ def _write_types(path: Path, rows: list[dict]) -> None:
     pd.DataFrame(rows).to_csv(path, sep=" ", index=False, na_rep="NULL")
 
 
-def generate(folder: Path, n_cells: int, n_edges: int, seed: int = 0) -> Path:
-    """Write a network of ``n_cells`` cells in 10 groups plus 5 % virtual inputs, ``n_edges`` edge rows."""
+def generate(folder: Path, n_cells: int, n_edges: int, seed: int = 0, one_population_per_file: bool = False) -> Path:
+    """Write a network of ``n_cells`` cells in 10 groups plus 5 % virtual inputs, ``n_edges`` edge rows.
+
+    Both node populations go into one h5 file (as SONATA allows), or with
+    ``one_population_per_file`` the inputs into their own (bmtool reads only one per file)."""
     import h5py
 
     rng = np.random.default_rng(seed)
@@ -57,9 +60,10 @@ def generate(folder: Path, n_cells: int, n_edges: int, seed: int = 0) -> Path:
     sizes[0] += n_cells - sizes.sum()
     starts = np.concatenate([[0], np.cumsum(sizes)])
     n_inputs = max(1, n_cells // 20)
-    with h5py.File(net / "cortex_nodes.h5", "w") as f:
-        for name, n, types in (("cortex", n_cells, np.repeat(np.arange(len(GROUPS)) + 100, sizes)),
-                               ("thalamus", n_inputs, np.full(n_inputs, 200))):
+    for name, n, types in (("cortex", n_cells, np.repeat(np.arange(len(GROUPS)) + 100, sizes)),
+                           ("thalamus", n_inputs, np.full(n_inputs, 200))):
+        fname = "thalamus_nodes.h5" if one_population_per_file and name == "thalamus" else "cortex_nodes.h5"
+        with h5py.File(net / fname, "a") as f:
             g = f.create_group(f"nodes/{name}")
             g["node_id"] = np.arange(n, dtype=np.uint64)
             g["node_type_id"] = types.astype(np.uint64)
@@ -85,7 +89,7 @@ def generate(folder: Path, n_cells: int, n_edges: int, seed: int = 0) -> Path:
     gap_pair = (GROUPS.index("PV_L4"), GROUPS.index("PV_L4"))
     types = []
     with h5py.File(net / "cortex_cortex_edges.h5", "w") as f:
-        g = f.create_group("edges/local")
+        g = f.create_group("edges/cortex_to_cortex")  # bmtool reads src_to_tgt names only
         ds = {k: _dataset(g, k, n_local, dt) for k, dt in (
             ("source_node_id", np.uint64), ("target_node_id", np.uint64), ("edge_type_id", np.uint32),
             ("edge_group_id", np.uint16), ("edge_group_index", np.uint32))}
@@ -121,7 +125,7 @@ def generate(folder: Path, n_cells: int, n_edges: int, seed: int = 0) -> Path:
     _write_types(net / "cortex_cortex_edge_types.csv", types)
 
     with h5py.File(net / "thalamus_cortex_edges.h5", "w") as f:
-        g = f.create_group("edges/thalamic")
+        g = f.create_group("edges/thalamus_to_cortex")
         n = n_input_edges
         src = rng.integers(0, n_inputs, n)
         tgt = np.sort(rng.integers(0, n_cells, n))
@@ -141,7 +145,9 @@ def generate(folder: Path, n_cells: int, n_edges: int, seed: int = 0) -> Path:
         "components": {},
         "networks": {
             "nodes": [{"nodes_file": "$NETWORK_DIR/cortex_nodes.h5",
-                       "node_types_file": "$NETWORK_DIR/cortex_node_types.csv"}],
+                       "node_types_file": "$NETWORK_DIR/cortex_node_types.csv"}]
+            + ([{"nodes_file": "$NETWORK_DIR/thalamus_nodes.h5",
+                 "node_types_file": "$NETWORK_DIR/cortex_node_types.csv"}] if one_population_per_file else []),
             "edges": [{"edges_file": "$NETWORK_DIR/cortex_cortex_edges.h5",
                        "edge_types_file": "$NETWORK_DIR/cortex_cortex_edge_types.csv"},
                       {"edges_file": "$NETWORK_DIR/thalamus_cortex_edges.h5",

@@ -506,7 +506,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
                       argv=args.argv)
     summary = out_dir / "fit_summary.json"
     _write_json(summary, {"command": "fit", "results": rows, "provenance": prov})
-    cols = [c for c in ("connection", "fit_error", "n_evaluations", "best_params", "saved_to", "error") if c in table]
+    cols = [c for c in ("connection", "fit_error", "n_evaluations", "stop_reason", "best_params", "saved_to", "error")
+            if c in table]
     print(table[cols].to_string(index=False))
     _say(args, f"bmtool-lab: fit results in {out_dir} (one <connection>.fit.json each, and fit_summary.json)")
     failed = [r for r in rows if r.get("error")]

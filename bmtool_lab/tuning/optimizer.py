@@ -87,7 +87,7 @@ from bmtool_lab.tuning._events import Listeners
 from bmtool_lab.tuning.synapse import _PROTOCOL_ALIASES, SynapseProtocol, TunerError
 
 __all__ = ["SynapseOptimizer", "FitResult", "Evaluation", "OptimizerError", "METRICS", "PENALTY", "fit_many",
-           "optimizer_run_job"]
+           "optimizer_run_job", "STOP_REASONS", "ERROR_GOAL"]
 
 #: Error of a candidate that could not be measured (failed run, undefined metric); infeasible
 #: candidates score PENALTY · (1 + relative violation).
@@ -115,7 +115,22 @@ _SCIPY_NAMES = {"nelder-mead": "Nelder-Mead", "l-bfgs-b": "L-BFGS-B", "slsqp": "
                 "least-squares": "least-squares TRF"}
 _FORMAT = "bmtool_lab.synapse_fit"
 _FIT_DEFAULTS: dict[str, Any] = {"maxiter": None, "popsize": 10, "max_evals": None, "polish": True, "n_starts": None,
-                                 "fd_step": 1e-2, "tol": 0.01, "error_goal": None}
+                                 "fd_step": 1e-2, "tol": 0.01, "error_goal": None, "target_rtol": 1e-3,
+                                 "stall_batches": 10, "stall_rtol": 1e-3}
+#: Default error goal: a fit with targets stops once its error is this low (an RMS relative
+#: error of 0.1 %); with a custom cost only an explicit ``error_goal`` applies.
+ERROR_GOAL = 1e-6
+#: Why a fit ended (``FitResult.stop_reason``).
+STOP_REASONS = {
+    "target_met": "every targeted metric within target_rtol of its target",
+    "error_goal": "the best error reached error_goal",
+    "stalled": "the best error improved by less than stall_rtol over stall_batches batches",
+    "converged": "the method's own convergence test (DE error spread within tol; scipy's tolerances)",
+    "maxiter": "the generation / iteration limit",
+    "budget": "the evaluation budget (max_evals)",
+    "stopped": "Stop was pressed",
+    "interrupted": "the kernel was interrupted",
+}
 
 
 class OptimizerError(TunerError):
@@ -127,7 +142,15 @@ class _Stopped(Exception):
 
 
 class _Finished(Exception):
-    """The evaluation budget or the error goal was reached."""
+    """The evaluation budget, the error goal or the targets were reached (ends the whole fit)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class _Stalled(_Finished):
+    """No progress over the last batches: ends the current phase (DE goes on to its polish)."""
 
 
 # --- problem description ----------------------------------------------------------------------
@@ -385,9 +408,13 @@ class _Search:
     the budget, Stop, progress and listeners of one fit."""
 
     def __init__(self, opt: SynapseOptimizer, problem: _Problem, executor: Any, *, max_evals: int | None,
-                 error_goal: float | None, timeout_s: float, records: list[Evaluation], progress: Any) -> None:
+                 error_goal: float | None, timeout_s: float, records: list[Evaluation], progress: Any,
+                 target_rtol: float | None = None, stall_batches: int | None = None,
+                 stall_rtol: float = 1e-3) -> None:
         self.opt, self.problem, self.executor = opt, problem, executor
         self.max_evals, self.error_goal, self.timeout_s = max_evals, error_goal, timeout_s
+        self.target_rtol, self.stall_batches, self.stall_rtol = target_rtol, stall_batches, stall_rtol
+        self.bests: list[float] = []  # the best error after each batch of the current phase
         self.records = records
         self.memo = {r.z.tobytes(): r for r in records}
         self.best: Evaluation | None = min(records, key=lambda r: (r.error, r.index)) if records else None
@@ -416,7 +443,7 @@ class _Search:
         if opt._stop.is_set():
             raise _Stopped()
         if self.max_evals is not None and self.n >= self.max_evals:
-            raise _Finished(f"reached the evaluation budget ({self.max_evals})")
+            raise _Finished("budget", f"reached the evaluation budget ({self.max_evals})")
         Z = np.atleast_2d(np.asarray(Z, dtype=np.float64))
         batch = self.batch_no
         self.batch_no += 1
@@ -501,9 +528,39 @@ class _Search:
             self.progress.update(self.n, self._best_error({}), self.rate())
         if stopped:
             raise _Stopped()
-        if self.error_goal is not None and self.best is not None and self.best.error <= self.error_goal:
-            raise _Finished(f"reached the error goal ({self.error_goal:g})")
+        self._check_stop(bool(added))
         return out  # type: ignore[return-value]
+
+    def new_phase(self) -> None:
+        """Start counting stalled batches afresh (DE's polish is a new phase)."""
+        self.bests = []
+
+    def targets_met(self, ev: Evaluation | None) -> bool:
+        """Whether every target of ``ev`` is within ``target_rtol`` of its value (|x - T| <= rtol·s)."""
+        opt = self.opt
+        if ev is None or self.target_rtol is None or opt.cost is not None or ev.status != "ok":
+            return False
+        return all(math.isfinite(ev.metrics.get(t.key, math.nan))
+                   and abs(ev.metrics[t.key] - t.value) <= self.target_rtol * t.scale for t in opt._targets)
+
+    def _check_stop(self, evaluated: bool) -> None:
+        best = self.best
+        if best is None:
+            return
+        if self.targets_met(best):
+            raise _Finished("target_met", f"every target within {self.target_rtol:g} of its value "
+                                          f"(evaluation {best.index + 1})")
+        if self.error_goal is not None and best.status == "ok" and best.error <= self.error_goal:
+            raise _Finished("error_goal", f"reached the error goal ({self.error_goal:g}) at evaluation {best.index + 1}")
+        if not evaluated or not self.stall_batches:
+            return
+        self.bests.append(best.error)
+        k = self.stall_batches
+        if len(self.bests) > k:
+            old, now = self.bests[-k - 1], self.bests[-1]
+            if math.isfinite(old) and now >= old * (1.0 - self.stall_rtol):
+                raise _Stalled("stalled", f"stalled: the best error ({now:.3g}) improved by less than "
+                                          f"{self.stall_rtol:g} (relative) over {k} batches")
 
     def _best_error(self, new: Mapping[int, Evaluation]) -> float:
         errs = [e.error for e in new.values()] + ([self.best.error] if self.best is not None else [])
@@ -875,7 +932,8 @@ class SynapseOptimizer:
     def fit(self, method: str | None = None, seed: int | None = None, executor: Any = None, *,
             maxiter: int | None = None, popsize: int | None = None, max_evals: int | None = None,
             polish: bool | None = None, n_starts: int | None = None, fd_step: float | None = None,
-            tol: float | None = None, error_goal: float | None = None, progress: bool | None = None,
+            tol: float | None = None, error_goal: float | None = None, target_rtol: float | None = None,
+            stall_batches: int | None = None, stall_rtol: float | None = None, progress: bool | None = None,
             timeout_s: float = 120.0, resume: bool | None = None) -> FitResult:
         """Run the fit (blocking) and return a :class:`FitResult` (also kept as ``.result``).
 
@@ -889,8 +947,16 @@ class SynapseOptimizer:
         iterations (default True). ``n_starts``: local restarts in parallel (default: the
         executor's workers for Nelder–Mead, else 1). ``fd_step``: finite-difference step in unit
         coordinates (default 0.01). ``tol``: DE stops when the population's error spread
-        ``std <= tol·|mean|`` (default 0.01). ``error_goal``: stop once the best error is this
-        low. ``progress``: a text progress bar on stderr (default: on when no listener displays
+        ``std <= tol·|mean|`` (default 0.01).
+
+        Stopping (checked after every batch; the reason is ``result.stop_reason``, see
+        :data:`STOP_REASONS`): ``target_rtol``: stop once every targeted metric of the best
+        evaluation is within this fraction of its target's scale, ``|x - T| <= target_rtol·s``
+        (default 1e-3: 0.1 %; 0 or None: off); ``error_goal``: stop once the best error is this
+        low (default 1e-6 with targets, an RMS relative error of 0.1 %; none with a custom cost);
+        ``stall_batches`` / ``stall_rtol``: a phase (DE, then its polish; a local method) ends
+        when the best error improved by less than ``stall_rtol`` (relative, default 1e-3) over
+        the last ``stall_batches`` batches (default 10; 0: off). ``progress``: a text progress bar on stderr (default: on when no listener displays
         the fit). ``timeout_s``: per evaluation (s). ``resume``: continue the previous / loaded
         fit (default: True after :meth:`resume`, else False); options not given are the
         resumed fit's. Stop (:meth:`stop`, the panel's button, or interrupting the kernel) ends
@@ -911,12 +977,19 @@ class SynapseOptimizer:
                 raise OptimizerError(f"this fit was seeded with {saved['seed']}; resume it with the same seed")
             method, seed = saved["method"], saved["seed"]
         given = {"maxiter": maxiter, "popsize": popsize, "max_evals": max_evals, "polish": polish,
-                 "n_starts": n_starts, "fd_step": fd_step, "tol": tol, "error_goal": error_goal}
+                 "n_starts": n_starts, "fd_step": fd_step, "tol": tol, "error_goal": error_goal,
+                 "target_rtol": target_rtol, "stall_batches": stall_batches, "stall_rtol": stall_rtol}
         options = {**_FIT_DEFAULTS, **((saved or {}).get("options") or {}),
                    **{k: v for k, v in given.items() if v is not None}}
         maxiter, popsize, max_evals = options["maxiter"], int(options["popsize"]), options["max_evals"]
         polish, n_starts, fd_step = bool(options["polish"]), options["n_starts"], float(options["fd_step"])
         tol, error_goal = float(options["tol"]), options["error_goal"]
+        if error_goal is None and self.cost is None:
+            error_goal = ERROR_GOAL
+        target_rtol = options["target_rtol"] or None
+        stall_batches, stall_rtol = int(options["stall_batches"] or 0), float(options["stall_rtol"])
+        if (target_rtol is not None and target_rtol < 0) or stall_batches < 0 or stall_rtol < 0:
+            raise OptimizerError("target_rtol, stall_batches and stall_rtol must be >= 0")
         method = (method or "de").lower()
         if method not in METHODS:
             raise OptimizerError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -946,32 +1019,45 @@ class SynapseOptimizer:
         t_wall = time.monotonic()
         problem = self._problem()
         search = _Search(self, problem, ex, max_evals=None if max_evals is None else max_evals + len(records),
-                         error_goal=error_goal, timeout_s=timeout_s, records=records, progress=bar)
+                         error_goal=error_goal, timeout_s=timeout_s, records=records, progress=bar,
+                         target_rtol=target_rtol, stall_batches=stall_batches, stall_rtol=stall_rtol)
         self._records = records
         self._emit("start", {"method": method, "seed": seed, "budget": budget, "n_params": n,
                              "connection": self.connection, "resumed": saved is not None,
                              "n_done": len(records)})
         rng = np.random.default_rng(seed)
         state: dict[str, Any] = {"method": method, "seed": seed, "options": options}
-        message, stopped = "", False
+        message, stopped, reason = "", False, ""
         x0 = self._unit({k: problem.base[k] for k in self.params})
+
+        def phase(fn: Callable[[], tuple[str, str]]) -> tuple[str, str]:
+            search.new_phase()
+            try:
+                return fn()
+            except _Stalled as st:
+                return st.reason, str(st)
+
         try:
+            if saved is not None:  # a resumed fit may already meet its targets: nothing to run
+                search._check_stop(False)
             if method == "de":
-                message = self._run_de(search, rng, state, saved, x0, popsize, 30 if maxiter is None else maxiter,
-                                       tol)
+                reason, message = phase(lambda: self._run_de(search, rng, state, saved, x0, popsize,
+                                                             30 if maxiter is None else maxiter, tol))
                 if polish and search.best is not None:
                     how = "l-bfgs-b" if self.cost is not None else "least-squares"
-                    message += "; polish: " + self._run_local(search, how, [search.best.z.copy()], 10, fd_step)
+                    reason, msg = phase(lambda: self._run_local(search, how, [search.best.z.copy()], 10, fd_step))
+                    message += "; polish: " + msg
             else:
                 starts_z = self._starts(rng, method, ex, n_starts, search, x0)
-                message = self._run_local(search, method, starts_z, 100 if maxiter is None else maxiter, fd_step)
+                reason, message = phase(lambda: self._run_local(search, method, starts_z,
+                                                                100 if maxiter is None else maxiter, fd_step))
         except _Stopped:
-            stopped, message = True, "stopped: kept the best so far"
+            stopped, reason, message = True, "stopped", "stopped: kept the best so far"
         except KeyboardInterrupt:  # a headless user's Stop: the kernel's interrupt
             self._stop.set()
-            stopped, message = True, "interrupted: kept the best so far"
+            stopped, reason, message = True, "interrupted", "interrupted: kept the best so far"
         except _Finished as fin:
-            message = str(fin)
+            reason, message = fin.reason, (message + "; " if message else "") + str(fin)
         except Exception as exc:
             if bar is not None:
                 bar.close()
@@ -987,6 +1073,7 @@ class SynapseOptimizer:
             bar.close()
         result = self._result(search, problem, method, seed, options, message, stopped,
                               time.monotonic() - t_wall + (saved or {}).get("wall_s", 0.0), state)
+        result.stop_reason = reason
         self.result = result
         self._emit("done", result)
         return result
@@ -1039,7 +1126,7 @@ class SynapseOptimizer:
 
     # --- differential evolution -------------------------------------------------------------
     def _run_de(self, search: _Search, rng: np.random.Generator, state: dict, saved: dict | None,
-                x0: np.ndarray | None, popsize: int, maxiter: int, tol: float) -> str:
+                x0: np.ndarray | None, popsize: int, maxiter: int, tol: float) -> tuple[str, str]:
         n = len(self.params)
         n_pop = max(5, popsize * n)
         de = (saved or {}).get("de")
@@ -1057,14 +1144,14 @@ class SynapseOptimizer:
         state["de"] = self._de_state(pop, energies, gen, rng)
         while gen < maxiter:
             if np.all(np.isfinite(energies)) and np.std(energies) <= tol * abs(np.mean(energies)):
-                return f"converged after {gen} generations (error spread within tol={tol:g})"
+                return "converged", f"converged after {gen} generations (error spread within tol={tol:g})"
             trials = self._de_trials(pop, energies, rng)
             e = search.evaluate(trials)
             better = e <= energies
             pop[better], energies[better] = trials[better], e[better]
             gen += 1
             state["de"] = self._de_state(pop, energies, gen, rng)  # a boundary Stop/resume continues from
-        return f"{gen} generations"
+        return "maxiter", f"{gen} generations"
 
     @staticmethod
     def _de_state(pop: np.ndarray, energies: np.ndarray, gen: int, rng: np.random.Generator) -> dict:
@@ -1093,7 +1180,7 @@ class SynapseOptimizer:
 
     # --- local methods ----------------------------------------------------------------------
     def _run_local(self, search: _Search, method: str, starts: list[np.ndarray], maxiter: int,
-                   fd_step: float) -> str:
+                   fd_step: float) -> tuple[str, str]:
         from scipy.optimize import least_squares, minimize
 
         if method == "least-squares" and self.cost is not None:
@@ -1153,7 +1240,8 @@ class SynapseOptimizer:
                         opts["ftol"] = 1e-12
                     res = minimize(f_and_grad, z0, jac=True, method=_SCIPY_NAMES[method], bounds=bounds,
                                    constraints=constraints, options=opts)
-                outcomes[tid] = res.message if isinstance(res.message, str) else str(res.message)
+                msg = res.message if isinstance(res.message, str) else str(res.message)
+                outcomes[tid] = ("converged" if res.success else "maxiter", msg)
             except BaseException as exc:
                 outcomes[tid] = exc
             finally:
@@ -1177,8 +1265,9 @@ class SynapseOptimizer:
         for o in outcomes:  # Stop / budget / errors end the whole fit
             if isinstance(o, BaseException):
                 raise o
-        msgs = sorted({str(o) for o in outcomes})
-        return f"{_SCIPY_NAMES[method]} from {len(starts)} start(s): " + "; ".join(msgs)
+        msgs = sorted({str(o[1]) for o in outcomes})
+        reason = "converged" if all(o[0] == "converged" for o in outcomes) else "maxiter"
+        return reason, f"{_SCIPY_NAMES[method]} from {len(starts)} start(s): " + "; ".join(msgs)
 
     # --- results ----------------------------------------------------------------------------
     def _result(self, search: _Search, problem: _Problem, method: str, seed: int, options: dict, message: str,
@@ -1264,7 +1353,8 @@ class FitResult:
     targets), ``error`` (the objective, dimensionless; see the module docstring),
     ``evaluations`` (every one, in order) and ``history`` (a DataFrame of them: eval, batch,
     error, best_error, status, one column per parameter and per target), ``message``,
-    ``stopped``, ``wall_s`` (s, resumed parts included), ``n_evaluations``.
+    ``stopped``, ``stop_reason`` (why it ended: one of :data:`STOP_REASONS`), ``wall_s`` (s,
+    resumed parts included), ``n_evaluations``.
     """
 
     connection: str
@@ -1292,6 +1382,7 @@ class FitResult:
     state: dict[str, Any] = field(default_factory=dict)
     best_trace: dict[str, tuple] | None = None
     custom_cost: bool = False
+    stop_reason: str = ""
 
     @property
     def n_evaluations(self) -> int:
@@ -1383,7 +1474,7 @@ class FitResult:
             "options": _jsonable(self.options),
             "best": {"params": self.best_params, "metrics": _jsonable(self.best_metrics), "error": _num(self.error),
                      "index": self.best_index},
-            "message": self.message, "stopped": self.stopped, "wall_s": self.wall_s,
+            "message": self.message, "stopped": self.stopped, "stop_reason": self.stop_reason, "wall_s": self.wall_s,
             "n_evaluations": self.n_evaluations, "custom_cost": self.custom_cost, "state": self.state,
             "history": [ev.to_json() for ev in self.evaluations],
         }
@@ -1419,7 +1510,8 @@ class FitResult:
                    base_params=d["base_params"], protocol=d["protocol"], method=d["method"], seed=d["seed"],
                    options=d["options"], best_params=d["best"]["params"], best_metrics=_unjson(d["best"]["metrics"]),
                    error=_fnum(d["best"]["error"]), best_index=d["best"]["index"], evaluations=evs,
-                   message=d.get("message", ""), stopped=d.get("stopped", False), wall_s=d.get("wall_s", 0.0),
+                   message=d.get("message", ""), stopped=d.get("stopped", False),
+                   stop_reason=d.get("stop_reason", ""), wall_s=d.get("wall_s", 0.0),
                    state=d.get("state", {}), custom_cost=d.get("custom_cost", False))
 
     def __repr__(self) -> str:
@@ -1489,7 +1581,7 @@ def fit_many(config: str | Path, targets_file: str | Path, *, out_dir: str | Pat
         for entry in entries:
             name = entry.get("connection")
             row: dict[str, Any] = {"connection": name, "error": "", "fit_error": float("nan"), "n_evaluations": 0,
-                                   "best_params": {}, "result_path": "", "saved_to": ""}
+                                   "best_params": {}, "stop_reason": "", "result_path": "", "saved_to": ""}
             rows.append(row)
             try:
                 bad = set(entry) - _ENTRY_KEYS
@@ -1505,6 +1597,7 @@ def fit_many(config: str | Path, targets_file: str | Path, *, out_dir: str | Pat
                 kw.setdefault("executor", executor)
                 res = opt.fit(**kw)
                 row.update(fit_error=res.error, n_evaluations=res.n_evaluations, best_params=res.best_params,
+                           stop_reason=res.stop_reason,
                            result_path=str(res.save(out / f"{name}.fit.json")))
                 if save:
                     res.apply(tuner)

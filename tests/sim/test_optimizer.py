@@ -246,6 +246,73 @@ def test_dask_executor_gives_the_same_fit(tuner, stp_targets):
     assert [e.error for e in remote.evaluations] == [e.error for e in local.evaluations]
 
 
+# --- stopping at the targets, at stalled progress; the same fit on every executor -------------
+def test_a_fit_that_starts_on_its_targets_stops_after_one_batch(tuner, stp_targets):
+    tuner.set_params(**TRUE)  # the tuner's values are a member of DE's first population
+    opt = SynapseOptimizer(tuner, params=STP_BOUNDS, targets=stp_targets)
+    res = opt.fit(method="de", seed=1, maxiter=30, **SMALL)
+    assert res.stop_reason == "target_met", res.message
+    assert res.n_evaluations == 15  # the first population (5 × 3), no generation, no polish
+    assert res.error == 0.0 and res.best_index == 0
+    assert FitResult.load(res.save(Path(opt.tuner.config.path).parent / "met.json")).stop_reason == "target_met"
+
+
+def test_de_stops_at_its_tolerance_as_soon_as_it_is_met(tuner, stp_targets):
+    rtol = 0.02
+    targets = {k: stp_targets[k] for k in ("simple_ppr", "induction", "recovery")}
+    opt = SynapseOptimizer(tuner, params=STP_BOUNDS, targets=targets)
+    res = opt.fit(method="de", seed=3, maxiter=40, target_rtol=rtol, **SMALL)
+    assert res.stop_reason == "target_met", res.message
+    scales = res.scales
+    for key, target in targets.items():  # every metric of the best is within 2 % of its scale
+        assert abs(res.best_metrics[key] - target) <= rtol * scales[key], (key, res.best_metrics[key], target)
+    # ... and no evaluation before the last batch met them all: it stopped at the first batch that did
+    last = res.evaluations[-1].batch
+
+    def met(ev):
+        return ev.status == "ok" and all(abs(ev.metrics[k] - t) <= rtol * scales[k] for k, t in targets.items())
+    assert not any(met(ev) for ev in res.evaluations if ev.batch < last)
+    assert any(met(ev) for ev in res.evaluations if ev.batch == last)
+    assert res.n_evaluations < 15 * 41  # well inside the budget of 40 generations
+
+
+def test_a_fit_that_cannot_improve_stops_as_stalled(tuner, stp_targets):
+    # recovery 5 is far outside what Use/Dep/Fac can give: the error plateaus
+    opt = SynapseOptimizer(tuner, params=STP_BOUNDS, targets={"recovery": 5.0})
+    res = opt.fit(method="de", seed=2, maxiter=40, polish=False, stall_batches=3, stall_rtol=0.01, **SMALL)
+    assert res.stop_reason == "stalled", res.message
+    assert res.n_evaluations < 15 * 41
+    best = res.history.groupby("batch")["best_error"].min().to_numpy()
+    assert best[-1] >= best[-4] * (1 - 0.01)  # the last 3 batches improved by less than 1 %
+    off = opt.fit(method="de", seed=2, maxiter=4, polish=False, stall_batches=0, **SMALL)
+    assert off.stop_reason in ("maxiter", "converged") and off.n_evaluations <= 15 * 5
+
+
+def test_same_seed_same_fit_on_one_worker_two_workers_and_dask(tuner, stp_targets):
+    distributed = pytest.importorskip("distributed")
+    from bmtool_lab.sim.executor import LocalPool
+
+    tuner.set_params(Use=0.35, Dep=150.0, Fac=600.0)  # a start away from the answer
+    targets = {k: stp_targets[k] for k in ("simple_ppr", "induction", "recovery")}
+    opt = SynapseOptimizer(tuner, params=STP_BOUNDS, targets=targets)
+    fits = {"least-squares": {"method": "least-squares", "maxiter": 12},
+            "de": {"method": "de", "maxiter": 2, "polish": True, "popsize": 4}}
+    got: dict = {}
+    with LocalPool(n_workers=1) as one, LocalPool(n_workers=2) as two, \
+            distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                     dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        for ex_name, ex in (("1 worker", one), ("2 workers", two), ("dask", client)):
+            for name, kw in fits.items():
+                r = opt.fit(seed=11, executor=ex, progress=False, **kw)
+                got[ex_name, name] = (r.n_evaluations, r.best_params, r.error, r.stop_reason,
+                                      [(e.params, e.error) for e in r.evaluations])
+    for name in fits:
+        ref = got["1 worker", name]
+        assert ref[0] > 4
+        for ex_name in ("2 workers", "dask"):
+            assert got[ex_name, name] == ref, (name, ex_name)  # bit-identical: ==, not approx
+
+
 # --- bad input --------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs,match", [
     ({"params": {}, "targets": {"simple_ppr": 1}}, "no parameters to fit"),
