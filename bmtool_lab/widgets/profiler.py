@@ -253,12 +253,15 @@ class ProfilerDashboard:
         def row(*items: w.Widget) -> w.Box:
             return w.Box(list(items), layout=w.Layout(display="flex", flex_flow="row wrap", width="100%"))
 
+        # The F–I and ZAP figures join their tab when it is first shown: a bqplot figure drawn in a
+        # hidden tab has zero width and draws negative-size rects (browser console errors).
+        self._tab_figs = {"fi": (2, self.f_fig), "zap": (3, self.z_fig)}
         tabs = [
             w.VBox([row(self.p_amp, self.p_delay, self.p_dur, self.p_tau), self.p_out]),
             w.VBox([row(self.c_amp, self.c_delay, self.c_dur), self.c_out]),
             w.VBox([row(self.f_start, self.f_stop, self.f_step, self.f_dur),
-                    row(self.f_run, self.f_progress, self.f_which), self.f_fig, self.f_out]),
-            w.VBox([row(self.z_f0, self.z_f1, self.z_dur, self.z_amp, self.z_kind), self.z_fig, self.z_out]),
+                    row(self.f_run, self.f_progress, self.f_which), self.f_out]),
+            w.VBox([row(self.z_f0, self.z_f1, self.z_dur, self.z_amp, self.z_kind), self.z_out]),
             w.VBox([row(self.a_run, self.a_progress), self.a_out]),
         ]
         self.tabs = w.Tab(children=tabs, titles=TAB_TITLES)
@@ -342,11 +345,22 @@ class ProfilerDashboard:
         self.request()
 
     def _on_tab(self) -> None:
+        self._show_tab_figure(self.tab)
         res = self.last.get(self.tab)
         if res is None:
             self.request()
         else:
             self._draw(self.tab, res)
+
+    def _show_tab_figure(self, tab: str) -> None:
+        """Put a tab's figure above its summary, once, now that the tab has a width."""
+        index, fig = self._tab_figs.get(tab, (None, None))
+        if fig is None:
+            return
+        box = self.tabs.children[index]
+        if fig not in box.children:
+            kids = list(box.children)
+            box.children = [*kids[:-1], fig, kids[-1]]
 
     def _sync_controller(self) -> None:
         self.prof.inject, self.prof.record = self.inject.value.strip(), self.record.value.strip()

@@ -18,6 +18,15 @@ IGNORED_CONSOLE = (
 )
 
 
+# Uncaught page errors thrown by Jupyter's own code, matched on message and the file that threw.
+IGNORED_PAGE = (
+    # Notebook 7.6's keyboard-shortcuts plugin reads registry.plugins[id].schema for a plugin that
+    # is not loaded, on every page load; seen with bmtool-lab, bqplot, anywidget and the widget
+    # manager each disabled, and on a blank notebook with no kernel.
+    (re.compile(r"reading 'schema'"), re.compile(r"/static/notebook/notebook_core\.")),
+)
+
+
 @pytest.fixture
 def page(page):  # noqa: F811 - deliberately wraps tests/conftest.py's page
     errors: list[str] = []
@@ -28,7 +37,14 @@ def page(page):  # noqa: F811 - deliberately wraps tests/conftest.py's page
             errors.append(f"console error: {msg.text} ({loc.get('url', '')}:{loc.get('lineNumber', '')})")
 
     page.on("console", on_console)
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    def on_page_error(exc) -> None:
+        full = getattr(exc, "stack", "") or ""
+        if any(msg.search(str(exc)) and where.search(full) for msg, where in IGNORED_PAGE):
+            return
+        stack = "\n    ".join(full.splitlines()[1:6])  # where it was thrown
+        errors.append(f"page error: {exc}" + (f"\n    {stack}" if stack else ""))
+
+    page.on("pageerror", on_page_error)
     page.browser_errors = errors  # type: ignore[attr-defined]
     yield page
     if errors:
