@@ -600,6 +600,38 @@ def cmd_connectivity(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_positions(args: argparse.Namespace) -> int:
+    from .session import provenance
+    from .tuning.connectivity import ConnectivityExplorer
+
+    config = _check_config(args.config)
+    png, out = _check_output(args.png), _check_output(args.csv)
+    pops = None if args.populations is None else [p.strip() for p in args.populations.split(",") if p.strip()]
+    try:
+        explorer = ConnectivityExplorer(config)
+        df = explorer.positions(group_by=args.group_by, populations=pops)
+        rot = explorer.rotations(populations=pops)
+    except Exception as err:
+        raise _input_error(err) from None
+    table = df.merge(rot, on=["node_id", "population"], how="left")
+    missing = df.attrs.get("without_positions", {})
+    if missing:
+        _say(args, "bmtool-lab: cells without positions (listed with empty x/y/z, not drawn): "
+                   + ", ".join(f"{p} ({n})" for p, n in missing.items()))
+    if png is not None:
+        from .network_figures import positions_png
+
+        positions_png(df, png, rot if not args.no_axes else None, title=f"{Path(config).name}: ")
+        _say(args, f"bmtool-lab: wrote {png} ({len(df) - sum(missing.values()):,} cells)")
+    if out is not None or png is None:
+        prov = provenance(explorer.config, parameters={"group_by": args.group_by, "populations": pops},
+                          units={**df.attrs["units"], **rot.attrs["units"]}, argv=args.argv)
+        _write_csv(out, table, prov, index=False)
+        if out is not None:
+            _say(args, f"bmtool-lab: wrote {out} ({len(table):,} cells; x/y/z in µm, angles in rad)")
+    return EXIT_OK
+
+
 # --- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
@@ -719,6 +751,18 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--csv", metavar="OUT.csv",
                    help="write the matrix here, and its provenance to OUT.csv.provenance.json "
                         "(default: print the matrix)")
+    v = command("positions", "cell positions (µm) and axes of a network, as CSV and/or a PNG of three projections",
+                cmd_positions)
+    v.add_argument("config", help="simulation_config.json or circuit_config.json")
+    v.add_argument("--group-by", default="pop_name", metavar="ATTRIBUTE",
+                   help="node attribute that colours the cells, or 'population' (default pop_name)")
+    v.add_argument("--populations", default=None, metavar="A,B",
+                   help="node populations, comma separated (default: every population that is not virtual)")
+    v.add_argument("--png", metavar="OUT.png", help="write the x–y, x–z, y–z projections here")
+    v.add_argument("--no-axes", action="store_true", help="leave out the cell axes in the PNG")
+    v.add_argument("--csv", metavar="OUT.csv",
+                   help="write node_id, population, group, x, y, z (µm), rotation angles (rad) and the cell axis "
+                        "(default: standard output when no --png)")
     return p
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..analysis.geometry import cell_axes
 from ..model.connection_types import group_attribute_for
-from ..model.sonata import NodePopulation, SonataNetwork
+from ..model.sonata import AttributeNotFoundError, NodePopulation, SonataNetwork
 
 if TYPE_CHECKING:
     from .connectivity import ConnectivityExplorer
@@ -57,7 +57,13 @@ def positions(net: SonataNetwork, group_by: str | None = "pop_name",
     ``without_positions`` ({population: cells without a position}).
     """
     frames, used, missing = [], {}, {}
-    for nodes in _populations(net, populations):
+    chosen = _populations(net, populations)
+    if group_by not in (None, "population") and chosen and not any(n.has_attribute(group_by) for n in chosen):
+        names = sorted({a for n in chosen for a in n.attribute_names()})
+        raise AttributeNotFoundError(
+            f"no population has the node attribute {group_by!r} to group by; use \"population\" or one of: "
+            + ", ".join(names))
+    for nodes in chosen:
         attr, labels = _group_labels(nodes, group_by)
         xyz = nodes.positions()
         used[nodes.name] = attr

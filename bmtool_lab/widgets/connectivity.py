@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..model.connection_types import ConnectionType
     from ..tuning.connectivity import ConnectivityExplorer
     from .heatmap import CanvasHeatmap
+    from .network3d import NetworkView3D
 
 __all__ = ["ConnectivityDashboard"]
 
@@ -206,8 +207,15 @@ class ConnectivityDashboard(w.VBox):
             w.HBox([self.metric, self.stat, self.count, self.connected_only]),
             w.HBox([self.group_by, self.sources, self.targets, self.convention, self.symmetric]),
         ])
+        # 3D view of the cells, built when first opened (its data are the network's every position)
+        self.network_view: NetworkView3D | None = None
+        self.view3d_box = w.VBox(layout=w.Layout(width="100%"))
+        self.view3d = w.Accordion(children=[self.view3d_box], selected_index=None, layout=w.Layout(width="100%"))
+        self.view3d.set_title(0, "Cells in 3D (positions, axes; a clicked matrix cell is highlighted)")
+        self.view3d.add_class("bmtl-conn-3d")
+        self.view3d.observe(self._on_view3d, "selected_index")
         super().__init__([controls, self.figure, w.HBox([self.export_path, self.export_csv, self.export_png]),
-                          self.status, self.details])
+                          self.status, self.details, self.view3d])
         self.add_class("bmtl-conn")
         self._tuner_callback = on_open_synapse_tuner if on_open_synapse_tuner is not None \
             else explorer.on_open_synapse_tuner or self._open_tuner_in_sidebar
@@ -408,8 +416,31 @@ class ConnectivityDashboard(w.VBox):
         else:
             self.canvas_heatmap.selected = [r, c]
 
+    def open_3d(self) -> NetworkView3D:
+        """Build (once) and open the 3D view of the cells; returns it."""
+        if self.network_view is None:
+            from .network3d import NetworkView3D
+
+            self.network_view = NetworkView3D(self.explorer, group_by=self.group_by.value)
+            self.view3d_box.children = (self.network_view,)
+        self.view3d.selected_index = 0
+        return self.network_view
+
+    def _on_view3d(self, change: dict) -> None:
+        if change["new"] == 0 and self.network_view is None:
+            try:
+                self.open_3d()
+                sel = self.heatmap.selected
+                if sel is not None and len(sel):
+                    r, c = (int(x) for x in np.asarray(sel[-1]).ravel()[:2])
+                    self.network_view.highlight_pair(*self._cell(r, c), group_by=self.group_by.value)
+            except Exception as err:  # noqa: BLE001
+                self._set_status(f"3D view: {type(err).__name__}: {err}", error=True)
+
     def show_details(self, source_group: Any, target_group: Any) -> None:
         """Fill the details area for one group pair: counts, histograms, edge types."""
+        if self.network_view is not None:
+            self.network_view.highlight_pair(source_group, target_group, group_by=self.group_by.value)
         kw = self._selection_kwargs()
         d = self.explorer.details(source_group, target_group, **kw)
         metric = self.metric.value

@@ -157,3 +157,46 @@ def test_graph_gap_junctions_are_their_own_kind(tmp_path):
     m = conn.matrix("total", sources="cortex", targets="cortex")
     assert {(r.source, r.target) for r in chem.itertuples()} == {
         (s, t) for s in m.index for t in m.columns if m.at[s, t] > 0}
+
+
+def test_3d_view_sends_binary_cells_and_highlights_a_matrix_cell(layered):
+    from bmtool_lab.widgets.connectivity import ConnectivityDashboard
+
+    conn, _ = layered
+    dash = ConnectivityDashboard(conn, metric="total")
+    view = dash.open_3d()
+    canvas = view.canvas
+    pos = conn.positions()
+    drawn = pos.dropna(subset=["x", "y", "z"])
+    xyz = np.frombuffer(canvas.positions, np.float32).reshape(-1, 3)
+    np.testing.assert_array_equal(xyz, drawn[["x", "y", "z"]].to_numpy(np.float32))  # float32 bytes, no JSON lists
+    assert len(canvas.axes) == xyz.nbytes and view.without_positions == {"bare": 3}
+    assert "without positions, not drawn: bare (3)" in view.status.value
+    codes = np.frombuffer(canvas.groups, np.uint16)
+    assert [canvas.group_labels[c] for c in codes] == list(drawn.group.astype(str))
+    dash.select("Pyr", "PV")  # a click on the matrix cell
+    flags = np.frombuffer(canvas.highlight, np.uint8)
+    assert (flags == 1).sum() == 30 and (flags == 2).sum() == 10
+    assert "highlighted: Pyr (sources, red) → PV (targets, blue), 40 cells" in view.status.value
+    canvas.selected = [0, 1, 35]  # a box selection in the browser
+    sel = view.selected_nodes()
+    assert list(sel.node_id) == [0, 1, 35] and list(sel.group) == ["Pyr", "Pyr", "PV"]
+
+
+def test_cli_positions_writes_csv_and_png(layered, tmp_path, capsys):
+    from bmtool_lab.cli import main
+
+    conn, h5 = layered
+    csv, png = tmp_path / "pos.csv", tmp_path / "pos.png"
+    assert main(["positions", str(conn.config.path), "--csv", str(csv), "--png", str(png)]) == 0
+    err = capsys.readouterr().err
+    assert "cells without positions" in err and "bare (3)" in err
+    import pandas as pd
+
+    df = pd.read_csv(csv)
+    with h5py.File(h5) as f:
+        cortex = f["nodes/cortex/0/positions"][()]
+    np.testing.assert_allclose(df[df.population == "cortex"][["x", "y", "z"]].to_numpy(), cortex, rtol=1e-15)
+    assert {"axis_x", "rotation_angle_zaxis", "rotation_given"} <= set(df.columns)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert main(["positions", str(conn.config.path), "--group-by", "no_such_attr"]) == 2

@@ -1,0 +1,350 @@
+// Network 3D view: every cell as a WebGL point, cell axes as short segments, orbit/zoom/pan,
+// hidden groups, highlighted sources/targets and a shift-drag box selection.
+//
+// Model contract (see bmtool_lab/widgets/network3d.py):
+//   positions  Bytes float32 N×3 (µm)            groups  Bytes uint8/uint16 group index per cell (uint16)
+//   axes       Bytes float32 N×3 unit vectors (empty: no axes)   axis_length_um  float
+//   group_labels, group_colors  lists (hex colours)  hidden  list of group indices not drawn
+//   highlight  Bytes uint8 per cell: 0 none, 1 source, 2 target, 3 both (empty: none)
+//   selected   list of cell indices (set here by a shift-drag box; synced to the kernel)
+//   point_size float px, height int px
+// Test hooks on el.dataset: points (cells drawn), hiddenPoints, frames (draws), frameMs (last draw, ms),
+//   highlighted (cells highlighted), selected (count), gl ("webgl" or "none").
+import "./network3d.css";
+import { floats } from "./_floats.js";
+
+const VERT = `
+attribute vec3 a_pos; attribute vec3 a_col; attribute float a_show;
+uniform mat4 u_mvp; uniform float u_size;
+varying vec3 v_col; varying float v_show;
+void main() {
+  gl_Position = u_mvp * vec4(a_pos, 1.0);
+  gl_PointSize = u_size;
+  v_col = a_col; v_show = a_show;
+}`;
+const FRAG_POINTS = `
+precision mediump float; varying vec3 v_col; varying float v_show;
+void main() {
+  if (v_show < 0.5) discard;
+  vec2 d = gl_PointCoord - vec2(0.5);
+  if (dot(d, d) > 0.25) discard;
+  gl_FragColor = vec4(v_col, 1.0);
+}`;
+const FRAG_LINES = `
+precision mediump float; varying vec3 v_col; varying float v_show;
+void main() { if (v_show < 0.5) discard; gl_FragColor = vec4(v_col * 0.7, 1.0); }`;
+
+const HIGHLIGHT = [null, [0.85, 0.1, 0.1], [0.1, 0.35, 0.95], [0.6, 0.1, 0.7]];
+const DIM = [0.82, 0.82, 0.82];
+
+function hexRgb(h) {
+  const s = String(h || "#888888").replace("#", "");
+  return [0, 2, 4].map((i) => parseInt(s.slice(i, i + 2), 16) / 255);
+}
+
+function compile(gl, vsrc, fsrc) {
+  const prog = gl.createProgram();
+  for (const [type, src] of [[gl.VERTEX_SHADER, vsrc], [gl.FRAGMENT_SHADER, fsrc]]) {
+    const sh = gl.createShader(type);
+    gl.shaderSource(sh, src);
+    gl.compileShader(sh);
+    if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(sh));
+    gl.attachShader(prog, sh);
+  }
+  gl.linkProgram(prog);
+  if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(prog));
+  return prog;
+}
+
+// column-major 4×4 helpers
+function mul(a, b) {
+  const o = new Float32Array(16);
+  for (let c = 0; c < 4; c++) for (let r = 0; r < 4; r++) {
+    let s = 0;
+    for (let k = 0; k < 4; k++) s += a[k * 4 + r] * b[c * 4 + k];
+    o[c * 4 + r] = s;
+  }
+  return o;
+}
+function perspective(fovy, aspect, near, far) {
+  const f = 1 / Math.tan(fovy / 2);
+  const o = new Float32Array(16);
+  o[0] = f / aspect; o[5] = f; o[10] = (far + near) / (near - far); o[11] = -1; o[14] = (2 * far * near) / (near - far);
+  return o;
+}
+function view(yaw, pitch, dist, target) {
+  // camera orbits `target` at `dist`; rotation yaw about y, then pitch about x
+  const cy = Math.cos(yaw), sy = Math.sin(yaw), cp = Math.cos(pitch), sp = Math.sin(pitch);
+  const r = new Float32Array([cy, sy * sp, -sy * cp, 0, 0, cp, sp, 0, sy, -cy * sp, cy * cp, 0, 0, 0, 0, 1]);
+  const t = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, -target[0], -target[1], -target[2], 1]);
+  const back = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, -dist, 1]);
+  return mul(back, mul(r, t));
+}
+
+function render({ model, el }) {
+  el.classList.add("bmtl-network3d");
+  const canvas = document.createElement("canvas");
+  const legend = document.createElement("div");
+  legend.className = "bmtl-network3d-legend";
+  const box = document.createElement("div");
+  box.className = "bmtl-network3d-box";
+  const host = document.createElement("div");
+  host.className = "bmtl-network3d-host";
+  host.append(canvas, box);
+  el.append(host, legend);
+  const gl = canvas.getContext("webgl", { preserveDrawingBuffer: true, antialias: true });
+  el.dataset.gl = gl ? "webgl" : "none";
+  if (!gl) {
+    legend.textContent = "WebGL is not available in this browser: the 3D view cannot draw.";
+    return;
+  }
+  const points = compile(gl, VERT, FRAG_POINTS);
+  const lines = compile(gl, VERT, FRAG_LINES);
+  const buf = { pos: gl.createBuffer(), col: gl.createBuffer(), show: gl.createBuffer(),
+    lpos: gl.createBuffer(), lcol: gl.createBuffer(), lshow: gl.createBuffer() };
+  let n = 0;
+  let nLines = 0;
+  let pos = new Float32Array(0);
+  let centre = [0, 0, 0];
+  let radius = 1;
+  const cam = { yaw: 0.6, pitch: 0.35, dist: 3, pan: [0, 0, 0] };
+  let frames = 0;
+  let mvp = null;
+
+  const groupsOf = () => {
+    const g = model.get("groups");
+    if (!g || !g.byteLength) return new Uint16Array(n);
+    const len = Math.floor(g.byteLength / 2);
+    return new Uint16Array(g.buffer.slice(g.byteOffset, g.byteOffset + len * 2)); // aligned copy
+  };
+
+  const upload = () => {
+    pos = floats(model.get("positions"));
+    n = Math.floor(pos.length / 3);
+    let lo = [Infinity, Infinity, Infinity];
+    let hi = [-Infinity, -Infinity, -Infinity];
+    for (let i = 0; i < n * 3; i++) {
+      const a = i % 3;
+      if (pos[i] < lo[a]) lo[a] = pos[i];
+      if (pos[i] > hi[a]) hi[a] = pos[i];
+    }
+    if (n === 0) { lo = [0, 0, 0]; hi = [1, 1, 1]; }
+    centre = lo.map((l, a) => (l + hi[a]) / 2);
+    radius = Math.max(1, Math.hypot(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]) / 2);
+    cam.dist = radius * 3;
+    cam.pan = [0, 0, 0];
+    gl.bindBuffer(gl.ARRAY_BUFFER, buf.pos);
+    gl.bufferData(gl.ARRAY_BUFFER, pos, gl.STATIC_DRAW);
+    const axes = floats(model.get("axes"));
+    const len = model.get("axis_length_um") || radius * 0.05;
+    nLines = axes.length >= n * 3 ? n : 0;
+    const lp = new Float32Array(nLines * 6);
+    for (let i = 0; i < nLines; i++) {
+      for (let a = 0; a < 3; a++) {
+        lp[i * 6 + a] = pos[i * 3 + a];
+        lp[i * 6 + 3 + a] = pos[i * 3 + a] + axes[i * 3 + a] * len;
+      }
+    }
+    gl.bindBuffer(gl.ARRAY_BUFFER, buf.lpos);
+    gl.bufferData(gl.ARRAY_BUFFER, lp, gl.STATIC_DRAW);
+    recolour();
+  };
+
+  const recolour = () => {
+    const groups = groupsOf();
+    const colours = (model.get("group_colors") || []).map(hexRgb);
+    const hidden = new Set(model.get("hidden") || []);
+    const hl = model.get("highlight");
+    const hlv = hl && hl.byteLength >= n ? new Uint8Array(hl.buffer, hl.byteOffset, n) : null;
+    const col = new Float32Array(n * 3);
+    const show = new Float32Array(n);
+    let shown = 0;
+    let highlighted = 0;
+    for (let i = 0; i < n; i++) {
+      const g = groups[i] ?? 0;
+      const h = hlv ? hlv[i] : 0;
+      const rgb = h ? HIGHLIGHT[h] : hlv ? DIM : colours[g] || [0.4, 0.4, 0.4];
+      col.set(rgb, i * 3);
+      show[i] = hidden.has(g) ? 0 : 1;
+      shown += show[i];
+      if (h) highlighted += 1;
+    }
+    for (const [b, data] of [[buf.col, col], [buf.show, show]]) {
+      gl.bindBuffer(gl.ARRAY_BUFFER, b);
+      gl.bufferData(gl.ARRAY_BUFFER, data, gl.DYNAMIC_DRAW);
+    }
+    // the axis segments take their cell's colour and visibility at both ends
+    const lc = new Float32Array(nLines * 6);
+    const ls = new Float32Array(nLines * 2);
+    for (let i = 0; i < nLines; i++) {
+      lc.set(col.subarray(i * 3, i * 3 + 3), i * 6);
+      lc.set(col.subarray(i * 3, i * 3 + 3), i * 6 + 3);
+      ls[i * 2] = ls[i * 2 + 1] = show[i];
+    }
+    for (const [b, data] of [[buf.lcol, lc], [buf.lshow, ls]]) {
+      gl.bindBuffer(gl.ARRAY_BUFFER, b);
+      gl.bufferData(gl.ARRAY_BUFFER, data, gl.DYNAMIC_DRAW);
+    }
+    el.dataset.points = String(shown);
+    el.dataset.hiddenPoints = String(n - shown);
+    el.dataset.highlighted = String(highlighted);
+    drawLegend(colours, hidden);
+    draw();
+  };
+
+  const drawLegend = (colours, hidden) => {
+    legend.replaceChildren();
+    (model.get("group_labels") || []).forEach((label, g) => {
+      const item = document.createElement("button");
+      item.className = "bmtl-network3d-group" + (hidden.has(g) ? " bmtl-hidden" : "");
+      item.title = hidden.has(g) ? "show this group" : "hide this group";
+      const sw = document.createElement("span");
+      sw.className = "bmtl-network3d-swatch";
+      sw.style.background = `rgb(${colours[g]?.map((c) => Math.round(c * 255)).join(",") ?? "128,128,128"})`;
+      item.append(sw, document.createTextNode(String(label)));
+      item.addEventListener("click", () => {
+        const h = new Set(model.get("hidden") || []);
+        if (h.has(g)) h.delete(g); else h.add(g);
+        model.set("hidden", [...h].sort((a, b) => a - b));
+        model.save_changes();
+      });
+      legend.append(item);
+    });
+  };
+
+  const draw = () => {
+    const t0 = performance.now();
+    const width = Math.max(200, Math.floor(host.getBoundingClientRect().width || 480));
+    const height = Math.max(160, model.get("height") || 420);
+    const dpr = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
+      canvas.width = Math.round(width * dpr);
+      canvas.height = Math.round(height * dpr);
+      canvas.style.width = `${width}px`;
+      canvas.style.height = `${height}px`;
+    }
+    gl.viewport(0, 0, canvas.width, canvas.height);
+    gl.clearColor(1, 1, 1, 1);
+    gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
+    gl.enable(gl.DEPTH_TEST);
+    const target = centre.map((c, a) => c + cam.pan[a]);
+    mvp = mul(perspective(0.8, width / height, radius * 0.01, cam.dist + radius * 4),
+      view(cam.yaw, cam.pitch, cam.dist, target));
+    const bind = (prog, p, c, s) => {
+      gl.useProgram(prog);
+      for (const [name, b, size] of [["a_pos", p, 3], ["a_col", c, 3], ["a_show", s, 1]]) {
+        const loc = gl.getAttribLocation(prog, name);
+        gl.bindBuffer(gl.ARRAY_BUFFER, b);
+        gl.enableVertexAttribArray(loc);
+        gl.vertexAttribPointer(loc, size, gl.FLOAT, false, 0, 0);
+      }
+      gl.uniformMatrix4fv(gl.getUniformLocation(prog, "u_mvp"), false, mvp);
+      gl.uniform1f(gl.getUniformLocation(prog, "u_size"), (model.get("point_size") || 4) * dpr);
+    };
+    if (nLines) {
+      bind(lines, buf.lpos, buf.lcol, buf.lshow);
+      gl.drawArrays(gl.LINES, 0, nLines * 2);
+    }
+    if (n) {
+      bind(points, buf.pos, buf.col, buf.show);
+      gl.drawArrays(gl.POINTS, 0, n);
+    }
+    gl.finish();
+    frames += 1;
+    el.dataset.frames = String(frames);
+    el.dataset.frameMs = (performance.now() - t0).toFixed(2);
+  };
+
+  // screen position (CSS px) of cell i, or null behind the camera
+  const project = (i, w, h) => {
+    const x = pos[i * 3], y = pos[i * 3 + 1], z = pos[i * 3 + 2];
+    const cx = mvp[0] * x + mvp[4] * y + mvp[8] * z + mvp[12];
+    const cy = mvp[1] * x + mvp[5] * y + mvp[9] * z + mvp[13];
+    const cw = mvp[3] * x + mvp[7] * y + mvp[11] * z + mvp[15];
+    if (cw <= 0) return null;
+    return [((cx / cw + 1) / 2) * w, ((1 - cy / cw) / 2) * h];
+  };
+
+  let drag = null;
+  canvas.addEventListener("contextmenu", (ev) => ev.preventDefault());
+  canvas.addEventListener("pointerdown", (ev) => {
+    const r = canvas.getBoundingClientRect();
+    drag = { x: ev.clientX, y: ev.clientY, x0: ev.clientX - r.left, y0: ev.clientY - r.top,
+      mode: ev.shiftKey ? "box" : ev.button === 2 || ev.ctrlKey ? "pan" : "orbit" };
+    canvas.setPointerCapture(ev.pointerId);
+  });
+  canvas.addEventListener("pointermove", (ev) => {
+    if (!drag) return;
+    const dx = ev.clientX - drag.x;
+    const dy = ev.clientY - drag.y;
+    drag.x = ev.clientX;
+    drag.y = ev.clientY;
+    if (drag.mode === "orbit") {
+      cam.yaw += dx * 0.01;
+      cam.pitch = Math.max(-1.55, Math.min(1.55, cam.pitch + dy * 0.01));
+      draw();
+    } else if (drag.mode === "pan") {
+      const s = cam.dist / 600;
+      const cy = Math.cos(cam.yaw), sy = Math.sin(cam.yaw);
+      cam.pan[0] -= dx * s * cy;
+      cam.pan[2] -= dx * s * sy;
+      cam.pan[1] += dy * s;
+      draw();
+    } else {
+      const r = canvas.getBoundingClientRect();
+      const x1 = ev.clientX - r.left, y1 = ev.clientY - r.top;
+      Object.assign(box.style, { display: "block", left: `${Math.min(drag.x0, x1)}px`, top: `${Math.min(drag.y0, y1)}px`,
+        width: `${Math.abs(x1 - drag.x0)}px`, height: `${Math.abs(y1 - drag.y0)}px` });
+      drag.x1 = x1;
+      drag.y1 = y1;
+    }
+  });
+  canvas.addEventListener("pointerup", () => {
+    if (drag && drag.mode === "box" && drag.x1 !== undefined) {
+      const [xa, xb] = [Math.min(drag.x0, drag.x1), Math.max(drag.x0, drag.x1)];
+      const [ya, yb] = [Math.min(drag.y0, drag.y1), Math.max(drag.y0, drag.y1)];
+      const r = canvas.getBoundingClientRect();
+      const hidden = new Set(model.get("hidden") || []);
+      const groups = groupsOf();
+      const picked = [];
+      for (let i = 0; i < n; i++) {
+        if (hidden.has(groups[i])) continue;
+        const p = project(i, r.width, r.height);
+        if (p && p[0] >= xa && p[0] <= xb && p[1] >= ya && p[1] <= yb) picked.push(i);
+      }
+      model.set("selected", picked);
+      model.save_changes();
+      el.dataset.selected = String(picked.length);
+    }
+    box.style.display = "none";
+    drag = null;
+  });
+  canvas.addEventListener("wheel", (ev) => {
+    ev.preventDefault();
+    cam.dist = Math.max(radius * 0.05, Math.min(radius * 20, cam.dist * Math.exp(ev.deltaY * 0.001)));
+    draw();
+  }, { passive: false });
+
+  model.on("change:positions", upload);
+  model.on("change:axes", upload);
+  model.on("change:axis_length_um", upload);
+  for (const k of ["groups", "group_colors", "group_labels", "hidden", "highlight"]) model.on(`change:${k}`, recolour);
+  model.on("change:point_size", draw);
+  model.on("change:height", draw);
+  model.on("msg:custom", (msg) => {
+    if (msg?.type === "orbit") { cam.yaw += msg.dyaw ?? 0; cam.pitch += msg.dpitch ?? 0; draw(); }
+    if (msg?.type === "save_png") {
+      draw();
+      const a = document.createElement("a");
+      a.href = canvas.toDataURL("image/png");
+      a.download = msg.name || "network3d.png";
+      a.click();
+    }
+  });
+  const ro = new ResizeObserver(() => draw());
+  ro.observe(host);
+  upload();
+  return () => ro.disconnect();
+}
+
+export default { render };

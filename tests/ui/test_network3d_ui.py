@@ -1,0 +1,87 @@
+"""The connectivity dashboard's 3D view in a real JupyterLab: the cells are drawn in their group
+colours (pixels read back from the WebGL canvas), a drag orbits, and a click on a matrix cell
+paints its source cells red and its target cells blue."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import open_notebook, run_all_cells, screenshot, write_notebook
+
+pytestmark = pytest.mark.ui
+
+CONN = ".jp-NotebookPanel .bmtl-conn"
+VIEW = f"{CONN} .bmtl-network3d"
+CELLS = ["import bmtool_lab\nfrom bmtool_lab import ConnectivityExplorer\n"
+         "config = bmtool_lab.build_example('example_network')\nconn = ConnectivityExplorer(config)\n"
+         "dash = conn.dashboard(metric='total')\ndash"]
+
+# counts pixels near each colour (RGB 0-255, tolerance per channel) on the canvas as drawn
+COUNT_COLOURS = """(el, colours) => {
+  const c = el.querySelector('canvas');
+  const gl = c.getContext('webgl', {preserveDrawingBuffer: true});
+  const px = new Uint8Array(c.width * c.height * 4);
+  gl.readPixels(0, 0, c.width, c.height, gl.RGBA, gl.UNSIGNED_BYTE, px);
+  const counts = colours.map(() => 0);
+  let nonWhite = 0;
+  for (let i = 0; i < px.length; i += 4) {
+    if (px[i] < 245 || px[i + 1] < 245 || px[i + 2] < 245) nonWhite++;
+    colours.forEach((rgb, k) => {
+      if (Math.abs(px[i] - rgb[0]) < 30 && Math.abs(px[i + 1] - rgb[1]) < 30 && Math.abs(px[i + 2] - rgb[2]) < 30) counts[k]++;
+    });
+  }
+  return {counts, nonWhite};
+}"""
+
+BLUE_TAB10, ORANGE_TAB10 = [31, 119, 180], [255, 127, 14]
+RED_SRC, BLUE_TGT = [217, 26, 26], [26, 89, 242]
+
+
+def test_3d_view_draws_cells_orbits_and_highlights_a_matrix_cell(page, lab_server) -> None:
+    open_notebook(page, lab_server, write_notebook(lab_server.root, "network3d.ipynb", CELLS))
+    run_all_cells(page)
+    page.wait_for_selector(f"{CONN} .bmtl-conn-heatmap rect.heatmapcell", timeout=120_000)
+    page.click(f"{CONN} .bmtl-conn-3d .jupyter-widget-Collapse-header, {CONN} .bmtl-conn-3d .p-Collapse-header, "
+               f"{CONN} .bmtl-conn-3d .lm-Collapse-header")
+    page.wait_for_function(f"() => Number(document.querySelector('{VIEW}')?.dataset.points) > 0", timeout=60_000)
+    data = page.eval_on_selector(VIEW, "el => ({...el.dataset})")
+    assert data["gl"] == "webgl" and int(data["points"]) == 20 and data["hiddenPoints"] == "0"
+    first = page.eval_on_selector(VIEW, COUNT_COLOURS, [BLUE_TAB10, ORANGE_TAB10])
+    assert first["nonWhite"] > 100, first  # points, not an empty canvas
+    assert first["counts"][0] > 30 and first["counts"][1] > 10, first  # the first two groups' colours
+    assert "cells drawn" in page.inner_text(f"{CONN} .bmtl-network3d-status")
+    screenshot(page, "network-3d")
+
+    # drag orbits: a new frame, the cells still drawn
+    page.locator(f"{VIEW} canvas").scroll_into_view_if_needed()  # the mouse acts on the viewport only
+    box = page.locator(f"{VIEW} canvas").bounding_box()
+    frames = int(data["frames"])
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 80, box["y"] + box["height"] / 2 + 20, steps=5)
+    page.mouse.up()
+    page.wait_for_function(f"() => Number(document.querySelector('{VIEW}').dataset.frames) > {frames}", timeout=10_000)
+    assert page.eval_on_selector(VIEW, COUNT_COLOURS, [BLUE_TAB10])["nonWhite"] > 100
+
+    # hide the first group from the legend: fewer points drawn
+    page.click(f"{VIEW} .bmtl-network3d-group >> nth=0")
+    page.wait_for_function(f"() => Number(document.querySelector('{VIEW}').dataset.hiddenPoints) > 0", timeout=10_000)
+    page.click(f"{VIEW} .bmtl-network3d-group >> nth=0")
+    page.wait_for_function(f"() => document.querySelector('{VIEW}').dataset.hiddenPoints === '0'", timeout=10_000)
+
+    # a click on the Exc → PV matrix cell highlights its cells in 3D
+    cells = page.query_selector_all(f"{CONN} .bmtl-conn-heatmap rect.heatmapcell")
+    target = None
+    for c in cells:
+        c.hover(position={"x": 4, "y": 4})
+        page.wait_for_timeout(150)
+        if "Exc → PV" in page.inner_text(".bmtl-conn-hover"):
+            target = c
+            break
+    assert target is not None
+    target.click(position={"x": 4, "y": 4})
+    page.wait_for_function(f"() => Number(document.querySelector('{VIEW}').dataset.highlighted) > 0", timeout=30_000)
+    lit = page.eval_on_selector(VIEW, COUNT_COLOURS, [RED_SRC, BLUE_TGT])
+    assert lit["counts"][0] > 30 and lit["counts"][1] > 10, lit
+    assert "highlighted: Exc (sources, red) → PV (targets, blue)" in page.inner_text(f"{CONN} .bmtl-network3d-status")
+    screenshot(page, "network-3d-highlight")
