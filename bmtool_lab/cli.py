@@ -362,6 +362,8 @@ def cmd_synapse(args: argparse.Namespace) -> int:
         except SimError as err:
             raise CliError(f"simulation of {ct.name} failed: {err}", EXIT_FAILED) from None
         _say(args, f"bmtool-lab: done in {time.perf_counter() - t0:.1f} s")
+        for note in res.notes:  # clamp changes, skipped parameters, no response: said, not only filed
+            _say(args, f"bmtool-lab: note: {note}")
     doc: dict[str, Any] = {
         "command": "synapse", "connection": res.connection, "edge_population": ct.edge_population,
         "edge_type_id": ct.edge_type_id, "kind": res.kind, "mechanism": res.info.get("mechanism"),
@@ -533,11 +535,19 @@ def cmd_profile(args: argparse.Namespace) -> int:
             zap = ()
         if len(zap) != 2 or not 0 < zap[0] < zap[1]:
             raise CliError(f"--zap must be F0:F1 in Hz with 0 < F0 < F1, got {args.zap!r}")
+    overrides = {k: v for k, v in (("dt", args.dt), ("celsius", args.celsius), ("v_init", args.v_init)) if v is not None}
+    if overrides.get("dt", 1.0) <= 0:
+        raise CliError(f"--dt must be > 0 ms, got {args.dt}")
     try:
         prof = CellProfiler(config)
         prof.select(args.cell)
+        if overrides:
+            prof.set_run_settings(**overrides)
     except Exception as err:
         raise _input_error(err) from None
+    base = prof.settings_for()
+    _say(args, f"bmtool-lab: {prof.current}: dt {base.dt:g} ms, {base.celsius:g} °C, v_init {base.v_init:g} mV"
+               + (f" (set on the command line: {', '.join(overrides)})" if overrides else " (from the model)"))
     doc: dict[str, Any] = {"command": "profile", "cell": prof.current}
     with prof:
         try:
@@ -728,6 +738,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-passive", action="store_true", help="skip the passive step")
     r.add_argument("--zap", metavar="F0:F1", help="also a chirp from F0 to F1 Hz: impedance and resonance")
     r.add_argument("--zap-dur", type=float, default=10_000.0, metavar="MS", help="chirp duration in ms (default 10000)")
+    r.add_argument("--dt", type=float, metavar="MS",
+                   help="fixed time step in ms (default: the config's run dt, as BioNet uses)")
+    r.add_argument("--celsius", type=float, metavar="DEGC", help="temperature in °C (default: the config's)")
+    r.add_argument("--v-init", type=float, metavar="MV", help="initial potential in mV (default: the config's)")
     r.add_argument("--json", metavar="OUT.json", help="write the result here (default: standard output)")
 
     n = command("connectivity", "a connectivity matrix between cell groups, as CSV", cmd_connectivity)

@@ -440,13 +440,31 @@ def check_param_values(mechanism: str, values: dict[str, float], label: str = ""
 
 
 # --- the protocol job -------------------------------------------------------------------------
-def _setup_clamp(model: _SynapseModel, proto: RunProtocol) -> None:
+#: the clamp error allowed for a synapse at the soma: rs·g_peak (the fraction of the driving
+#: force lost across the series resistance at the peak)
+CLAMP_ERROR_MAX = 1e-3
+
+
+def clamp_rs_MOhm(rs_MOhm: float, g_peak_uS: float) -> float:
+    """The series resistance (MΩ) to clamp with: ``rs_MOhm``, lowered so that rs·g_peak stays
+    within CLAMP_ERROR_MAX (a 20 µS synapse under rs 0.01 MΩ would lose 17 % of its current)."""
+    g = abs(float(g_peak_uS))
+    return float(rs_MOhm) if g <= 0 else min(float(rs_MOhm), CLAMP_ERROR_MAX / g)
+
+
+def _setup_clamp(model: _SynapseModel, proto: RunProtocol, notes: list[str] | None = None) -> None:
     from . import protocol
 
     if proto.clamp == "voltage":
+        # the synapse's peak conductance is its NetCon weight (µS) times its own scale (initW)
+        scale = abs(float(getattr(model.syn, "initW", 1.0) or 1.0)) if hasattr(model.syn, "initW") else 1.0
+        rs = clamp_rs_MOhm(proto.rs_MOhm, proto.weight_uS * scale)
+        if rs < proto.rs_MOhm and notes is not None:
+            notes.append(f"clamp series resistance lowered from {proto.rs_MOhm:g} to {rs:.3g} MΩ so the clamp "
+                         f"error (rs·g_peak) stays below {CLAMP_ERROR_MAX:.1%} for a {proto.weight_uS * scale:g} µS synapse")
         if model.clamp is None:
-            model.clamp = protocol.seclamp(model.cell.seg("soma"), proto.hold_mV, rs_MOhm=proto.rs_MOhm)
-        model.clamp.amp1, model.clamp.dur1, model.clamp.rs = proto.hold_mV, 1e9, proto.rs_MOhm
+            model.clamp = protocol.seclamp(model.cell.seg("soma"), proto.hold_mV, rs_MOhm=rs)
+        model.clamp.amp1, model.clamp.dur1, model.clamp.rs = proto.hold_mV, 1e9, rs
     elif proto.clamp == "current":
         model.clamp = None  # a true current clamp: no clamp object exists at all
     else:
@@ -514,7 +532,7 @@ def synapse_run_job(ctx: Any, spec: SynapseSpec, params: dict[str, Any], proto: 
     t_job = time.perf_counter()
     model: _SynapseModel = ctx.model(("synapse", spec), lambda: _SynapseModel(ctx, spec))
     applied, notes = _apply_params(model, params, strict)
-    _setup_clamp(model, proto)
+    _setup_clamp(model, proto, notes)
     rec = _recorder(model, proto)
     times = proto.pulse_times()
     train = model.train
@@ -579,6 +597,15 @@ def synapse_run_job(ctx: Any, spec: SynapseSpec, params: dict[str, Any], proto: 
     }
     if proto.kind == "poisson":
         out["stim_window_ms"] = (float(proto.t_start_ms), float(proto.t_start_ms + proto.poisson_duration_ms))
+    out["no_response"] = no_response_reason(out, proto, model.has_g and model.has_i)
+    drift = None if out["no_response"] else holding_drift(out, proto)
+    if drift is not None and drift["fraction"] > DRIFT_WARN_FRACTION:
+        notes.append(
+            f"the holding current drifts by {drift['drift_nA']:+.3g} nA over the {drift['span_ms']:.0f} ms measured "
+            f"({drift['fraction']:.0%} of the {drift['response_nA']:.3g} nA response): the cell is not at rest at "
+            f"{proto.hold_mV:g} mV and the metrics count the drift as synaptic current; hold nearer rest or give "
+            f"the cell longer to settle (t_start_ms)")
+    out["holding_drift"] = drift
     if measure is not None:
         t2 = time.perf_counter()
         out["measured"] = measure_run(out, measure, proto.kind)
@@ -635,6 +662,60 @@ def _uniform(t: np.ndarray, x: np.ndarray, dt: float, irregular: bool, t0: float
     return grid, np.interp(grid, t, x)
 
 
+#: holding-current drift (a fraction of the response) above which a voltage-clamp run is flagged
+DRIFT_WARN_FRACTION = 0.02
+
+
+def holding_drift(out: dict, proto: RunProtocol) -> dict[str, float] | None:
+    """The clamp current's drift before the first event, extrapolated over the measured span:
+    {"drift_nA", "span_ms", "response_nA", "fraction"}; None under current clamp or without a
+    baseline. A cell not at rest at the hold relaxes under the clamp, and that relaxation adds to
+    the synaptic current (a 8 ms decay read as 16 ms)."""
+    if proto.clamp != "voltage" or "i_clamp" not in out["traces"]:
+        return None
+    t = np.asarray(out["t"], dtype=np.float64)
+    x = np.asarray(out["traces"]["i_clamp"], dtype=np.float64)
+    pulses = np.asarray(out["pulse_times_ms"], dtype=np.float64)
+    if not pulses.size:
+        return None
+    t0 = float(pulses[0])
+    base = (t >= t0 - min(50.0, t0 / 2.0)) & (t < t0)
+    if int(base.sum()) < 3 or np.ptp(t[base]) <= 0:
+        return None
+    slope = float(np.polyfit(t[base], x[base], 1)[0])  # nA/ms at the end of the baseline
+    after = t >= t0
+    span = float(t[after][-1] - t0) if after.any() else 0.0
+    if proto.kind == "single":
+        span = min(span, 100.0)
+    response = float(np.max(np.abs(x[after] - x[base][-1]))) if after.any() else 0.0
+    drift = slope * span
+    frac = abs(drift) / response if response > 0 else 0.0
+    return {"drift_nA": drift, "span_ms": span, "response_nA": response, "fraction": frac}
+
+
+#: driving force (mV, |i_syn| / |g_syn| at their peaks) below which a synapse passes no current
+NO_DRIVE_MV = 0.01
+
+
+def no_response_reason(out: dict, proto: RunProtocol, has_ig: bool) -> str | None:
+    """Why a run has no synaptic response to measure (None: it has one). Metrics of such a run
+    would be fits to numerical noise (a PPR of -0.8, a latency of 28 ms), so none are given."""
+    if float(proto.weight_uS) == 0.0:
+        return "zero weight: the connection's NetCon weight (syn_weight) is 0 µS"
+    tr = out["traces"]
+    if has_ig and "g_syn" in tr and "i_syn" in tr:
+        g = float(np.max(np.abs(np.asarray(tr["g_syn"], dtype=np.float64))))
+        i = float(np.max(np.abs(np.asarray(tr["i_syn"], dtype=np.float64))))
+        if g > 0 and i / g < NO_DRIVE_MV:
+            where = f"the hold ({proto.hold_mV:g} mV)" if proto.clamp == "voltage" else "the membrane potential"
+            e = out.get("e_rev_mV")
+            return (f"no driving force: {where} is at the synapse's reversal potential"
+                    + (f" ({e:g} mV)" if e is not None else "") + "; hold at another potential")
+        if g == 0:
+            return "the synapse's conductance stayed 0: no event reached it (check the weight and the delay)"
+    return None
+
+
 def measure_run(out: dict, m: MeasureSettings, kind: str) -> dict:
     """Metrics of one run: {"metrics", "units", "kernel": (t_k, k) or None}.
 
@@ -648,6 +729,9 @@ def measure_run(out: dict, m: MeasureSettings, kind: str) -> dict:
     from bmtool_lab.analysis.event import event_metrics
     from bmtool_lab.analysis.stp import pulse_amplitudes, stp_indices
 
+    if out.get("no_response"):
+        return {"metrics": {"amplitudes": []} if kind != "single" else {}, "units": {}, "kernel": None,
+                "no_response": out["no_response"]}
     key = m.analysed
     t = np.asarray(out["t"], dtype=np.float64)
     x = np.asarray(out["traces"][key], dtype=np.float64)

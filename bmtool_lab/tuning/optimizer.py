@@ -852,7 +852,7 @@ class SynapseOptimizer:
             return (e, "") if math.isfinite(e) else (PENALTY, f"cost function returned {e}")
         total = wsum = 0.0
         for t in self._targets:
-            v = metrics[t.key]
+            v = float(metrics.get(t.key, math.nan))
             if not math.isfinite(v):
                 return PENALTY, f"{t.key} is undefined for these parameters (no measurable response?)"
             total += t.weight * ((v - t.value) / t.scale) ** 2

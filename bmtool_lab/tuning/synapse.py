@@ -244,6 +244,12 @@ class SynapseResult:
     kernel: tuple[np.ndarray, np.ndarray] | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def no_response(self) -> str | None:
+        """Why this run has no synaptic response and so no metrics (zero weight, no driving force
+        at the hold...); None when it has one."""
+        return (self.info or {}).get("no_response")
+
     def copy(self) -> SynapseResult:
         return copy.deepcopy(self)
 
@@ -897,8 +903,10 @@ class SynapseTuner:
                            error=str(out))
             else:
                 res = analyse_run(out, p, "train", self.convention, label=st.label, params=dict(st.params))
-                row.update({k: res.metrics[k] for k in ("simple_ppr", "ppr", "induction", "recovery")})
+                row.update({k: res.metrics.get(k, np.nan) for k in ("simple_ppr", "ppr", "induction", "recovery")})
                 row.update(amplitudes=list(res.amplitudes), error="")
+                if res.no_response:
+                    row["no_response"] = res.no_response
             rows.append(row)
         return pd.DataFrame(rows).set_index("freq_hz")
 
@@ -934,6 +942,7 @@ class SynapseTuner:
                 row["error"] = str(out)
                 continue
             res = analyse_run(out, p, kind, self.convention, label=st.label, params=dict(st.params))
+            row["no_response"] = res.no_response or ""  # the row is marked: no metrics, and why
             for k, v in res.metrics.items():
                 if isinstance(v, list) or k in ("sign", "baseline", "t_peak_ms"):
                     continue
@@ -1109,7 +1118,8 @@ def analyse_run(out: dict, p: SynapseProtocol, kind: str, convention: str = "bmt
         measured = measure_run(out, measure_settings(p, convention), kind)
     metrics, units, kernel = measured["metrics"], measured["units"], measured.get("kernel")
     info = {k: out.get(k) for k in ("mechanism", "applied", "clamp_present", "n_netcons_to_synapse", "e_rev_mV",
-                                    "n_points", "solver_steps", "measure_ms", "job_ms", "model_id")}
+                                    "n_points", "solver_steps", "measure_ms", "job_ms", "model_id",
+                                    "no_response")}
     res_cls = {"train": TrainResult, "poisson": PoissonResult}.get(kind, SynapseResult)
     kwargs: dict[str, Any] = dict(
         kind=kind, connection=label, t_ms=np.asarray(out["t"], dtype=np.float64),
@@ -1117,7 +1127,8 @@ def analyse_run(out: dict, p: SynapseProtocol, kind: str, convention: str = "bmt
         trace_units=dict(out["units"]), analysed=analysed,
         pulse_times_ms=np.asarray(out["pulse_times_ms"], dtype=np.float64), metrics=metrics, units=units,
         params=dict(params or {}), protocol=copy.copy(p), placement=dict(out.get("placement") or {}),
-        notes=list(notes) + list(out.get("notes") or []), sim_ms=float(out.get("sim_ms", float("nan"))),
+        notes=list(notes) + list(out.get("notes") or [])
+        + ([f"no response: {out['no_response']}; no metrics"] if out.get("no_response") else []), sim_ms=float(out.get("sim_ms", float("nan"))),
         restored=bool(out.get("restored", False)), kernel=kernel, info=info,
     )
     if kind in ("train", "poisson"):

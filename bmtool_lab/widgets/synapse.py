@@ -472,13 +472,20 @@ class SynapseDashboard:
             pin_cell = f"<td class='bmtl-pinned'>{_fmt(pm.get(key))}</td>" if pinned is not None else ""
             rows.append(f"<tr data-metric='{key}'><td>{label}</td><td class='bmtl-val'>{_fmt(m[key])}</td>"
                         f"<td>{html.escape(u or '')}</td>{pin_cell}</tr>")
+        reason = (getattr(result, "info", None) or {}).get("no_response")
+        if reason:
+            rows.append(f"<tr data-metric='no_response' class='bmtl-warn'><td>no response</td>"
+                        f"<td colspan='3'>{html.escape(reason)}</td></tr>")
         amps = m.get("amplitudes")
         if amps is not None and len(amps):
             rows.append(f"<tr data-metric='amplitudes'><td>pulse amplitudes</td><td colspan='3'>"
                         f"{', '.join(_fmt(a) for a in amps)}</td></tr>")
         head = "<tr><th>metric</th><th>value</th><th>unit</th>" + ("<th>pinned</th>" if pinned is not None else "") \
             + "</tr>"
-        return f"<table class='bmtl-syn-table'>{head}{''.join(rows)}</table>"
+        notes = [n for n in (getattr(result, "notes", None) or []) if not n.startswith("no response")]
+        listed = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+        return (f"<table class='bmtl-syn-table'>{head}{''.join(rows)}</table>"
+                + (f"<ul class='bmtl-syn-notes'>{listed}</ul>" if listed else ""))
 
     def _error(self, err: Any) -> None:
         text = getattr(err, "message", None) or str(err)
