@@ -554,6 +554,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
             if not args.no_passive:
                 _say(args, f"bmtool-lab: {prof.current}: passive step of {args.passive:g} pA")
                 doc["passive"] = prof.passive(args.passive * 1e-3).to_dict()
+                for warning in doc["passive"]["warnings"]:
+                    _say(args, f"bmtool-lab: warning: {warning}")
             if fi is not None:
                 n = int(round((fi[1] - fi[0]) / fi[2])) + 1
                 bar = Progress(f"F–I {prof.current}", n, enabled=not args.quiet)

@@ -16,6 +16,7 @@ Definitions (``convention="bmtool_lab"``), for a step of ``I`` nA from ``t_on`` 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
@@ -77,10 +78,13 @@ class PassiveResult:
     convention: str
     fit_t_ms: NDArray[np.float64] = field(repr=False)
     fit_v_mV: NDArray[np.float64] = field(repr=False)
+    #: why the numbers cannot be trusted as passive properties (a cell that fires or drifts on
+    #: its own, a tau fit that did not converge); empty when they can
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, float]:
         """Scalar results as plain floats; the units are in the key names."""
-        skip = {"tau_method", "convention", "fit_t_ms", "fit_v_mV"}
+        skip = {"tau_method", "convention", "fit_t_ms", "fit_v_mV", "warnings"}
         return {f.name: float(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
 
 
@@ -171,12 +175,46 @@ def passive_properties(
         else:
             curve_v = np.full(curve_t.size, np.nan)
 
+    warnings = quiescence_warnings(t, v, t_on)
+    if tau_method != "simple" and math.isfinite(tau) and tau > TAU_MAX_FACTOR * (t_off - t_on):
+        warnings.append(f"the tau fit did not converge (tau {tau:.3g} ms, far beyond the {t_off - t_on:g} ms step): "
+                        "tau not given")
+        tau = tau_fast = float("nan")
+        curve_v = np.full(curve_t.size, np.nan)
+    elif tau_method != "simple" and not math.isfinite(tau):
+        warnings.append("the tau fit did not converge: tau not given")
     return PassiveResult(
         v_rest_mV=v_rest, v_ss_mV=v_ss, v_peak_mV=v_peak, t_peak_ms=t_peak,
         r_in_MOhm=dv_ss / amp, tau_ms=tau, tau_fast_ms=tau_fast, sag_ratio=sag, fit_r2=r2,
         amp_nA=amp, tau_method=tau_method, convention="bmtool_lab",
-        fit_t_ms=curve_t + t_on, fit_v_mV=curve_v,
+        fit_t_ms=curve_t + t_on, fit_v_mV=curve_v, warnings=tuple(warnings),
     )
+
+
+#: a fitted tau beyond this many step durations is not determined by the step
+TAU_MAX_FACTOR = 10.0
+#: spike detection (mV, upward crossings) and the baseline excursion (mV) that make a cell
+#: not quiescent before the step
+SPIKE_THRESHOLD_MV = -20.0
+BASELINE_RANGE_MV = 1.0
+
+
+def quiescence_warnings(t: NDArray[np.float64], v: NDArray[np.float64], t_on: float) -> list[str]:
+    """Why the cell is not at rest for a passive measurement: spikes anywhere in the trace, or a
+    baseline (the REST_WINDOW_MS before the step) that moves by more than BASELINE_RANGE_MV."""
+    out = []
+    above = v >= SPIKE_THRESHOLD_MV
+    n_spikes = int(np.count_nonzero(above[1:] & ~above[:-1]))
+    if n_spikes:
+        out.append(f"the cell is not quiescent: it fires ({n_spikes} spikes above {SPIKE_THRESHOLD_MV:g} mV in the "
+                   "trace); passive properties assume a cell at rest (hold it below threshold or block its spikes)")
+    base = (t >= t_on - REST_WINDOW_MS) & (t < t_on)
+    if base.any():
+        swing = float(np.ptp(v[base]))
+        if swing > BASELINE_RANGE_MV and not n_spikes:
+            out.append(f"the cell is not at rest before the step: its potential moves {swing:.3g} mV in the "
+                       f"{REST_WINDOW_MS:g} ms before it (let it settle longer, or check v_init)")
+    return out
 
 
 def _sag_ratio(v_rest: float, v_ss: float, v_peak: float) -> float:

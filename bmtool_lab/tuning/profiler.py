@@ -80,7 +80,13 @@ class PassiveProfile:
     def to_dict(self) -> dict[str, Any]:
         """Scalars: cell, step (nA, ms) and every passive property (units in the key names)."""
         return {"cell": self.cell, "amp_nA": self.amp_nA, "t_on_ms": self.t_on_ms, "t_off_ms": self.t_off_ms,
-                **self.result.to_dict(), "tau_method": self.result.tau_method}
+                **self.result.to_dict(), "tau_method": self.result.tau_method,
+                "warnings": list(self.result.warnings)}
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Why these numbers are not passive properties of a cell at rest (empty: they are)."""
+        return self.result.warnings
 
     @property
     def table(self) -> pd.DataFrame:

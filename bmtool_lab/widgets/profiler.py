@@ -561,7 +561,8 @@ class ProfilerDashboard:
             self.p_out.value = _table([("V_rest", r.v_rest_mV, "mV"), ("R_in", r.r_in_MOhm, "MΩ"),
                                        ("tau", r.tau_ms, "ms"), ("tau (fast)", r.tau_fast_ms, "ms"),
                                        ("sag ratio", r.sag_ratio, ""), ("V_ss", r.v_ss_mV, "mV"),
-                                       ("fit R²", r.fit_r2, "")], "bmtl-prof-passive-values")
+                                       ("fit R²", r.fit_r2, "")], "bmtl-prof-passive-values") + "".join(
+                f"<div class='bmtl-prof-warning bmtl-err'>⚠ {html.escape(w_)}</div>" for w_ in r.warnings)
         elif tab == "clamp":
             self.panel.push(res.t_ms, [res.v_mV], v_series, markers=[res.t_on_ms, res.t_off_ms], autoscale=True,
                             status=f"done: {res.n_spikes} spikes, {res.rate_hz:.1f} Hz; NEURON {res.solve_ms:.0f} ms")

@@ -115,3 +115,32 @@ def test_holding_current_drift_is_flagged(worker, tmp_path, stp_mods, passive_ho
     assert settled.metrics["decay_tau_ms"] == pytest.approx(8.0, rel=0.02)
     flat = tuner(worker, passive_hoc, 1e-3, mechanism="Exp2Syn", params=exp2, hold_mV=-40.0)
     assert not any("drifts" in n for n in flat.run_single().notes)  # off rest, but a constant current
+
+
+FIRING_HOC = """
+// an hh soma with a steady bias current: it fires on its own (no passive properties to measure)
+begintemplate Firing
+public soma, all, bias
+create soma[1]
+objref all, bias
+proc init() {
+    all = new SectionList()
+    soma[0] { L = 20 diam = 20 nseg = 1 insert hh all.append() }
+    soma[0] bias = new IClamp(0.5)
+    bias.del = 0  bias.dur = 1e9  bias.amp = 0.5
+}
+endtemplate Firing
+"""
+
+
+def test_passive_on_a_cell_that_fires_is_flagged(tmp_path, passive_hoc):
+    from bmtool_lab import CellProfiler
+
+    (tmp_path / "Firing.hoc").write_text(FIRING_HOC)
+    with CellProfiler(tmp_path) as prof:
+        res = prof.passive(-0.05, cell="Firing")
+        assert any("not quiescent" in w for w in res.warnings), res.warnings
+        assert "not quiescent" in " ".join(res.to_dict()["warnings"])
+    with CellProfiler(passive_hoc.parent) as prof:  # a passive cell at rest: no warning, a real tau
+        res = prof.passive(-0.05)
+        assert res.warnings == () and res.tau_ms == pytest.approx(10.0, rel=0.02)  # cm/g_pas = 1 µF/cm² / 1e-4 S/cm²
