@@ -207,6 +207,10 @@ class SynapseProtocol:
         return p
 
 
+#: bmtool 0.8.7's SynapseTuner connects its stimulus with this NetCon delay (ms) whatever the
+#: edge says; convention="bmtool" does the same, so latency and half-width compare
+BMTOOL_NETCON_DELAY_MS = 1.3
+
 _PROTOCOL_ALIASES = {"freq": "freq_hz", "delay": "delay_ms", "hold": "hold_mV", "f": "freq_hz",
                      "rate_hz": "poisson_rate_hz", "duration_ms": "poisson_duration_ms"}
 
@@ -765,7 +769,8 @@ class SynapseTuner:
             kind=kind, clamp=p.clamp, hold_mV=p.hold_mV, rs_MOhm=p.rs_MOhm, freq_hz=p.freq_hz,
             rec_delay_ms=p.delay_ms, n_train=p.n_train, n_rec=p.n_rec, t_start_ms=p.t_start_ms,
             tail_ms=max(p.tail_ms, p.window_ms) if kind == "single" else p.tail_ms,
-            weight_uS=st.weight_uS, delay_ms=st.delay_ms, cvode=p.cvode, atol=p.atol, dt=p.dt,
+            weight_uS=st.weight_uS, delay_ms=BMTOOL_NETCON_DELAY_MS if self.convention == "bmtool" else st.delay_ms,
+            cvode=p.cvode, atol=p.atol, dt=p.dt,
             celsius=34.0 if p.celsius is None else p.celsius, v_init=-70.0 if p.v_init is None else p.v_init,
             kernel=kind in ("train", "poisson"),  # the single-event kernel: deconvolution, event metrics
             checkpoint=p.checkpoint, stream=stream, poisson_rate_hz=p.poisson_rate_hz,
