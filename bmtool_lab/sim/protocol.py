@@ -371,6 +371,20 @@ def _point_process_parameters(exclude: set[str]) -> tuple:
     return tuple(out)
 
 
+def _event_structure() -> tuple:
+    """Which NetCons exist (by name) and what each listens to, and how many instances of every
+    point process: a SaveState restores only into the same set (NEURON aborts the process with
+    ``SaveState::restore: Assertion nprs_ <= prl->size()`` when a source was added or removed)."""
+    h = neuron_h()
+    ncs = []
+    for nc in h.List("NetCon"):
+        pre = nc.pre()
+        seg = nc.preseg()
+        ncs.append((nc.hname(), pre.hname() if pre is not None else None, str(seg) if seg is not None else None))
+    counts = tuple((name, int(h.List(name).count())) for name in point_process_names())
+    return tuple(ncs), counts
+
+
 class BaselineCheckpoint:
     """Skip a protocol's pre-stimulus baseline on re-runs with a ``SaveState`` at ``t_ms``.
 
@@ -422,7 +436,7 @@ class BaselineCheckpoint:
                 raise ValueError(f"an event arrives at {early[0]:g} ms, before the checkpoint at {self.t_ms:g} ms")
         n_sections = sum(1 for _ in h.allsec())
         params = _point_process_parameters(exclude={pp.hname() for pp in reinit})
-        full_key = (key, params, settings, self.t_ms, recorder.names, n_sections, int(h.List("NetCon").count()))
+        full_key = (key, params, settings, self.t_ms, recorder.names, n_sections, _event_structure())
         apply_settings(settings)
         for train in trains:
             train.auto_queue = False

@@ -144,3 +144,37 @@ def test_passive_on_a_cell_that_fires_is_flagged(tmp_path, passive_hoc):
     with CellProfiler(passive_hoc.parent) as prof:  # a passive cell at rest: no warning, a real tau
         res = prof.passive(-0.05)
         assert res.warnings == () and res.tau_ms == pytest.approx(10.0, rel=0.02)  # cm/g_pas = 1 µF/cm² / 1e-4 S/cm²
+
+
+HH_HOC = """
+begintemplate HHSoma
+public soma, all
+create soma[1]
+objref all
+proc init() {
+    all = new SectionList()
+    soma[0] { L = 20 diam = 20 nseg = 1 insert hh all.append() }
+}
+endtemplate HHSoma
+"""
+
+
+def test_checkpoint_restores_only_into_its_own_model_50_times(worker, tmp_path, stp_mods):
+    """The sequence that aborted NEURON (SaveState::restore: nprs_ <= prl->size()): a train,
+    three single events, then slider moves, with a dashboard listening (streamed runs)."""
+    hoc = tmp_path / "HHSoma.hoc"
+    hoc.write_text(HH_HOC)
+    tn = tuner(worker, hoc, 1e-3, mods=stp_mods)
+    tn.add_listener(lambda *args, **kwargs: None)
+    restarts = worker.restarts
+    first = tn.run_train()
+    for rep in range(50):
+        tn.run_train()
+        singles = [tn.run_single() for _ in range(3)]
+        assert singles[-1].restored  # the checkpoint is still used
+        tn.set_params(merge=True, tau2=3.0 + 0.002 * rep)
+        tn.run_train(clamp="current" if rep % 7 == 0 else "voltage")
+        tn.set_params(tau2=3.0)
+    assert worker.restarts == restarts  # the worker never died
+    again = tn.run_train()
+    np.testing.assert_allclose(again.amplitudes, first.amplitudes, rtol=1e-6)
