@@ -53,6 +53,9 @@ class CellType:
     attributes: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     #: every name the type answers to: pop_name, model_name, cell_name, ``type_<node_type_id>``
     aliases: tuple[str, ...] = field(default=(), compare=False)
+    #: BioNet's segment length (µm, the config's ``run.dL``): sections get 1 + 2·int(L / 2dL)
+    #: segments as BioNet gives them; None (no config) keeps the template's own nseg
+    segment_dl_um: float | None = None
 
     @property
     def key(self) -> str:
@@ -221,6 +224,7 @@ def list_cell_types(config: ModelConfig | str | Path) -> list[CellType]:
                 templates_dir=comps.get("templates_dir"), mechanisms_dir=comps.get("mechanisms_dir"),
                 biophysical_models_dir=comps.get("biophysical_neuron_models_dir"), attributes=attrs,
                 aliases=(*names, f"type_{ntid}"),
+                segment_dl_um=cfg.run.dL if model_type == "biophysical" else None,
             )
             if populations and ntid not in populations:
                 continue  # a CSV shared by several node files: this type lives in another one

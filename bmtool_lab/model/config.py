@@ -56,12 +56,15 @@ class GapJunctionFiles:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Simulation settings of a config: tstop and dt in ms, celsius in degC, v_init in mV."""
+    """Simulation settings of a config: tstop and dt in ms, celsius in degC, v_init in mV, and
+    ``dL`` (µm): BioNet segments every biophysical cell to ``nseg = 1 + 2·int(L / 2dL)`` per
+    section (bmtk's default 20 µm when the config says nothing)."""
 
     tstop: float = 1000.0
     dt: float = 0.025
     celsius: float = 34.0
     v_init: float = -65.0
+    dL: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -280,6 +283,7 @@ def load_config(path: str | Path) -> ModelConfig:
         dt=float(run.get("dt", defaults.dt)),
         celsius=float(cond.get("celsius", defaults.celsius)),
         v_init=float(cond.get("v_init", defaults.v_init)),
+        dL=float(run.get("dL", defaults.dL)),
     )
     components = {k: resolve(v, f"components.{k}") for k, v in (resolved.get("components") or {}).items()
                   if isinstance(v, str)}

@@ -285,7 +285,24 @@ def build_cell(cell_type: CellType) -> CellHandle:
         raise SimError("model", cell_type.reason or f"{cell_type.name} cannot be simulated")
     load_mechanisms_or_raise(cell_type.mechanisms_dir)
     if kind == "hoc":
-        return _build_hoc(cell_type)
-    if kind == "allen":
-        return _build_allen(cell_type)
-    return _build_nml(cell_type)
+        handle = _build_hoc(cell_type)
+    elif kind == "allen":
+        handle = _build_allen(cell_type)
+    else:
+        handle = _build_nml(cell_type)
+    if cell_type.segment_dl_um:
+        segment_as_bionet(handle, cell_type.segment_dl_um)
+    return handle
+
+
+def segment_as_bionet(handle: CellHandle, dl_um: float) -> int:
+    """Give every section of the cell BioNet's segmentation, nseg = 1 + 2·int(L / 2dL)
+    (bmtk's Morphology.set_segment_dl, applied to each biophysical cell it builds); the total
+    number of segments, also noted on the handle."""
+    secs = [sec for group in handle.sections.values() for sec in group]  # this cell's sections only
+    total = 0
+    for sec in secs:
+        sec.nseg = 1 + 2 * int(sec.L / (2.0 * dl_um))
+        total += sec.nseg
+    handle.notes.append(f"segmented as BioNet does: dL {dl_um:g} µm, {total} segments in {len(secs)} sections")
+    return total

@@ -517,6 +517,11 @@ class _Search:
             for ev in added:
                 if self.best is None or ev.error < self.best.error:
                     self.best = improved = ev
+            # an evaluation with every metric within target_rtol ends the fit even when another
+            # has a lower weighted error but one metric outside: the met one becomes the best
+            met = [ev for ev in added if self.targets_met(ev)]
+            if met and not self.targets_met(self.best):
+                self.best = improved = min(met, key=lambda e: (e.error, e.index))
             if improved is not None:
                 opt._emit("best", improved)
             for ev in added:  # keep traces only for the best and the latest
