@@ -133,6 +133,27 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
+def _say_problems(args: argparse.Namespace, problems: list[str]) -> None:
+    """The model check's findings (the same the dashboards and the sidebar panel show)."""
+    for problem in problems:
+        _say(args, f"bmtool-lab: model problem: {problem}")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """List what the model check finds; exit 1 when it finds anything."""
+    from .model.check import check_model
+
+    config = _check_config(args.config)
+    try:
+        problems = check_model(config)
+    except Exception as err:
+        raise _input_error(err) from None
+    for problem in problems:
+        print(problem)
+    _say(args, f"bmtool-lab: {config}: " + (f"{len(problems)} problem(s)" if problems else "no problems found"))
+    return EXIT_FAILED if problems else EXIT_OK
+
+
 def _check_config(path: str, folder_ok: bool = False) -> Path:
     """The config path, or a CliError (2) saying what is wrong with it; parsed by the controllers."""
     p = Path(path).expanduser()
@@ -344,6 +365,7 @@ def cmd_synapse(args: argparse.Namespace) -> int:
         tuner = SynapseTuner(config, convention=args.convention)
     except Exception as err:
         raise _input_error(err) from None
+    _say_problems(args, tuner.model_problems)
     with tuner:
         try:
             tuner.select(_find_connection(tuner, args.connection))
@@ -397,6 +419,7 @@ def cmd_synaptic_table(args: argparse.Namespace) -> int:
         try:
             tuner = SynapseTuner(config, convention=args.convention,
                                  executor=_progress_executor(client, "synaptic table", not args.quiet))
+            _say_problems(args, tuner.model_problems)
             if proto:
                 tuner.set_protocol(**proto)
         except Exception as err:
@@ -472,12 +495,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     except ImportError as err:
         raise CliError(f"optimizer not available in this bmtool_lab ({err}); `fit` needs "
                        "bmtool_lab.tuning.optimizer.fit_many", EXIT_FAILED) from None
+    from .model.check import check_model
     from .model.connection_types import list_connection_types
     from .sim.errors import SimError
 
     names = _targets_connections(targets)
     try:
         types = [t for t in list_connection_types(config) if not t.is_gap_junction]
+        _say_problems(args, check_model(config))
     except Exception as err:
         raise _input_error(err) from None
     known = {t.name for t in types} | {f"{t.edge_population}:{t.edge_type_id}" for t in types}
@@ -540,6 +565,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
         raise CliError(f"--dt must be > 0 ms, got {args.dt}")
     try:
         prof = CellProfiler(config)
+        _say_problems(args, prof.model_problems)
         prof.select(args.cell)
         if overrides:
             prof.set_run_settings(**overrides)
@@ -598,6 +624,7 @@ def cmd_connectivity(args: argparse.Namespace) -> int:
              "symmetric": args.symmetric, "convention": args.convention}
     try:
         explorer = ConnectivityExplorer(config)
+        _say_problems(args, explorer.model_problems)
         df = explorer.matrix(args.metric, **query)
     except Exception as err:
         raise _input_error(err) from None
@@ -621,6 +648,7 @@ def cmd_positions(args: argparse.Namespace) -> int:
     pops = None if args.populations is None else [p.strip() for p in args.populations.split(",") if p.strip()]
     try:
         explorer = ConnectivityExplorer(config)
+        _say_problems(args, explorer.model_problems)
         df = explorer.positions(group_by=args.group_by, populations=pops)
         rot = explorer.rotations(populations=pops)
     except Exception as err:
@@ -767,6 +795,10 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--csv", metavar="OUT.csv",
                    help="write the matrix here, and its provenance to OUT.csv.provenance.json "
                         "(default: print the matrix)")
+    k = command("check", "the model check: missing files, node sets bmtk would leave empty, missing dynamics files "
+                         "and synapse mechanisms (exit 1 when it finds any)", cmd_check)
+    k.add_argument("config", help="simulation_config.json or circuit_config.json")
+
     v = command("positions", "cell positions (µm) and axes of a network, as CSV and/or a PNG of three projections",
                 cmd_positions)
     v.add_argument("config", help="simulation_config.json or circuit_config.json")

@@ -12,27 +12,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-# The pandas-3 trap (field notes): bmtk 1.2 compares node-set filters on string columns of a
-# node-types CSV in a way that selects nothing when pandas reads them as the new str dtype.
-_PANDAS3_NODE_SET_NOTE = (
-    "node_sets {name!r} filters on {keys}: with pandas {version} bmtk 1.2 silently selects no cells "
-    "for filters on string columns of a node-types CSV; use population/node_id node sets, or pandas < 3"
-)
-
-
-def _node_set_problems(node_sets: dict[str, Any]) -> list[str]:
-    import pandas as pd
-
-    if int(pd.__version__.split(".")[0]) < 3:
-        return []
-    out = []
-    for name, spec in node_sets.items():
-        if isinstance(spec, dict):
-            keys = sorted(k for k in spec if k not in ("population", "node_id", "node_ids"))
-            if keys:
-                out.append(_PANDAS3_NODE_SET_NOTE.format(name=name, keys=keys, version=pd.__version__))
-    return out
-
 
 def describe(path: str | os.PathLike) -> dict[str, Any]:
     """Populations with counts per group, connection types, cell types and problems found."""
@@ -46,8 +25,9 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         return info
     info["config"] = str(cfg.path)
     problems = info["problems"]
-    problems.extend(cfg.missing_files())
-    problems.extend(_node_set_problems(cfg.node_sets))
+    from .model.check import check_model
+
+    problems.extend(check_model(cfg))  # the same problems every dashboard and the CLI report
     try:
         import numpy as np
 
@@ -76,8 +56,6 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
                 "synapse": "gap junction" if ct.is_gap_junction else (ct.model_template or ""),
                 "source": ", ".join(map(str, ct.source_groups)), "target": ", ".join(map(str, ct.target_groups)),
             })
-            if ct.dynamics_params and (ct.dynamics_path is None or not Path(ct.dynamics_path).exists()):
-                problems.append(f"{ct.name}: dynamics file {ct.dynamics_params} not found in synaptic_models_dir")
     except Exception as err:
         problems.append(f"edges: {err}")
     try:
@@ -88,16 +66,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
                                   "model_type": ct.model_type, "count": ct.n_nodes})
     except Exception as err:
         problems.append(f"cell types: {err}")
-    try:
-        from .sim.mechanisms import mechanism_names
-
-        if cfg.mechanisms_dir is not None:
-            defined = mechanism_names(cfg.mechanisms_dir)
-            needed = {c["synapse"] for c in info["connections"]} - {"", "gap junction", "exp2syn", "Exp2Syn"}
-            for name in sorted(needed - set(defined)):
-                problems.append(f"synapse model {name} is not defined by any mod file in {cfg.mechanisms_dir}")
-    except Exception as err:
-        problems.append(f"mechanisms: {err}")
+    info["problems"] = list(dict.fromkeys(problems))  # a broken file is reported once
     return info
 
 

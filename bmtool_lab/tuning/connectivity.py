@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import connectivity as ca
+from ..model.check import check_model
 from ..model.config import ModelConfig, load_config
 from ..model.connection_types import ConnectionType, group_attribute_for, list_connection_types
 from ..model.sonata import (
@@ -248,6 +249,8 @@ class ConnectivityExplorer:
     def __init__(self, config: str | os.PathLike | ModelConfig, *, group_by: str | None = None,
                  on_open_synapse_tuner: Callable[[ConnectionType], Any] | None = None):
         self.config = config if isinstance(config, ModelConfig) else load_config(config)
+        #: what the model check found (bmtool_lab.model.check): shown by the dashboard, printed by the CLI
+        self.model_problems: list[str] = check_model(self.config)
         self.group_by = group_by
         self.on_open_synapse_tuner = on_open_synapse_tuner
         self._network = SonataNetwork(self.config)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..model.cell_types import CellType, find_cell_type, hoc_templates_in, list_cell_types
+from ..model.check import check_model
 from ..model.config import ModelConfig, load_config
 from ..sim import profiler_jobs as jobs
 from ..sim.errors import SimError
@@ -263,6 +264,8 @@ class CellProfiler:
                  mechanisms_dir: str | Path | None = None, *, swc: str | Path | Sequence[str | Path] | None = None,
                  json: str | Path | Sequence[str | Path] | None = None, executor: Any = None) -> None:
         self.config: ModelConfig | None = None
+        #: what the model check found (bmtool_lab.model.check): shown by the dashboard, printed by the CLI
+        self.model_problems: list[str] = []
         self.executor = executor
         # Solver: None = each protocol's default (CVODE for the passive step, which barely moves;
         # fixed step for spiking protocols, where small fast-spiking cells run 1.5-2.4x slower
@@ -279,6 +282,7 @@ class CellProfiler:
         src = config_or_templates_dir
         if isinstance(src, ModelConfig) or (src is not None and Path(src).is_file()):
             self.config = src if isinstance(src, ModelConfig) else load_config(src)
+            self.model_problems = check_model(self.config)
             base = SimSettings.from_run(self.config.run)
             types = [ct.with_changes(mechanisms_dir=mech) if mech else ct for ct in list_cell_types(self.config)]
         elif src is not None:

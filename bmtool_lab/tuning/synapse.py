@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from bmtool_lab.model.check import check_model
 from bmtool_lab.sim.errors import SimError
 from bmtool_lab.sim.synapse_jobs import (
     DESCRIPTIVE_KEYS,
@@ -361,6 +362,8 @@ class SynapseTuner:
         if convention == "bmtool":  # bmtool's numbers: fixed step, raw amplitudes
             self.protocol = replace(self.protocol, cvode=False, amplitude_method="raw")
         self.config = None
+        #: what the model check found (bmtool_lab.model.check): shown by the dashboard, printed by the CLI
+        self.model_problems: list[str] = []
         self.connections: list[Any] = []
         self.gap_junctions: list[Any] = []
         self._all_types: list[Any] = []
@@ -381,6 +384,7 @@ class SynapseTuner:
         from bmtool_lab.model.connection_types import list_connection_types
 
         self.config = load_config(config)  # ConfigError with the path when it points nowhere
+        self.model_problems = check_model(self.config)
         self._all_types = list_connection_types(self.config)
         self.connections = [ct for ct in self._all_types if not ct.is_gap_junction]
         self.gap_junctions = [ct for ct in self._all_types if ct.is_gap_junction]

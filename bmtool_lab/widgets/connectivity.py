@@ -21,6 +21,8 @@ import numpy as np
 from bqplot.traits import array_dimension_bounds, array_serialization
 from traittypes import Array
 
+from .problems import problems_box
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -214,7 +216,9 @@ class ConnectivityDashboard(w.VBox):
         self.view3d.set_title(0, "Cells in 3D (positions, axes; a clicked matrix cell is highlighted)")
         self.view3d.add_class("bmtl-conn-3d")
         self.view3d.observe(self._on_view3d, "selected_index")
-        super().__init__([controls, self.figure, w.HBox([self.export_path, self.export_csv, self.export_png]),
+        problems = problems_box(getattr(explorer, "model_problems", []))
+        self._plot_slot = len(problems) + 1  # where the heatmap sits: after the problems and the controls
+        super().__init__([*problems, controls, self.figure, w.HBox([self.export_path, self.export_csv, self.export_png]),
                           self.status, self.details, self.view3d])
         self.add_class("bmtl-conn")
         self._tuner_callback = on_open_synapse_tuner if on_open_synapse_tuner is not None \
@@ -312,10 +316,10 @@ class ConnectivityDashboard(w.VBox):
         self.hover.value = ""
 
     def _show_plot(self, plot: w.Widget) -> None:
-        """Put ``plot`` (the bqplot figure or the canvas box) in the heatmap slot (children[1])."""
-        if self.children[1] is not plot:
+        """Put ``plot`` (the bqplot figure or the canvas box) in the heatmap slot."""
+        if self.children[self._plot_slot] is not plot:
             children = list(self.children)
-            children[1] = plot
+            children[self._plot_slot] = plot
             self.children = tuple(children)
 
     def _draw_canvas(self, value: pd.DataFrame) -> None:
@@ -411,7 +415,7 @@ class ConnectivityDashboard(w.VBox):
         value = self._frames["value"]
         r = [str(v) for v in value.index].index(str(source_group))
         c = [str(v) for v in value.columns].index(str(target_group))
-        if self.children[1] is self.figure:
+        if self.children[self._plot_slot] is self.figure:
             self.heatmap.selected = [[r, c]]
         else:
             self.canvas_heatmap.selected = [r, c]
@@ -542,7 +546,7 @@ class ConnectivityDashboard(w.VBox):
 
     def _on_export_png(self, _button: Any) -> None:
         name = Path(self.export_path.value.strip() or self._default_csv()).with_suffix(".png").name
-        if self.children[1] is self.figure:
+        if self.children[self._plot_slot] is self.figure:
             self.figure.save_png(name)  # rendered and downloaded by the browser
         else:
             self.canvas_heatmap.save_png(name)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..sim import profiler_jobs as jobs
 from ..sim.errors import SimError
+from .problems import problems_box
 from .trace import TracePanel
 
 __all__ = ["ProfilerDashboard"]
@@ -277,7 +278,8 @@ class ProfilerDashboard:
         self.png = w.Button(description="PNG", icon="image", layout=w.Layout(width="80px"),
                             tooltip="save the F–I or ZAP plot as PNG")
         self.png.add_class("bmtl-prof-png")
-        self.widget = w.VBox([row(self.cell, self.inject, self.record, self.cvode), self.tabs, self.panel,
+        self.widget = w.VBox([*problems_box(getattr(p, "model_problems", [])),
+                              row(self.cell, self.inject, self.record, self.cvode), self.tabs, self.panel,
                               self.status, self.params_acc, row(self.export, self.png)],
                              layout=w.Layout(width="100%"))
         self.widget.add_class("bmtl-prof")

@@ -16,6 +16,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
+from .problems import problems_box
 from .trace import TracePanel
 
 #: Slider values closer together than this (s) belong to one drag: one undo step.
@@ -227,6 +228,7 @@ class SynapseDashboard:
         self.message = w.HTML()
         self.message.add_class("bmtl-syn-message")
         self.box = w.VBox([
+            *problems_box(getattr(self.tuner, "model_problems", [])),
             self.connection, self.info,
             w.HBox([self.kind, self.clamp], layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.freq, self.delay, self.hold], layout=w.Layout(flex_flow="row wrap")),
