@@ -65,6 +65,8 @@ class RunSettings:
     celsius: float = 34.0
     v_init: float = -65.0
     dL: float = 20.0
+    #: BioNet's spike detection threshold (mV, upward crossings at the soma)
+    spike_threshold: float = -15.0
 
 
 @dataclass(frozen=True)
@@ -284,6 +286,7 @@ def load_config(path: str | Path) -> ModelConfig:
         celsius=float(cond.get("celsius", defaults.celsius)),
         v_init=float(cond.get("v_init", defaults.v_init)),
         dL=float(run.get("dL", defaults.dL)),
+        spike_threshold=float(run.get("spike_threshold", defaults.spike_threshold)),
     )
     components = {k: resolve(v, f"components.{k}") for k, v in (resolved.get("components") or {}).items()
                   if isinstance(v, str)}

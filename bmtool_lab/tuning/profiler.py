@@ -283,6 +283,7 @@ class CellProfiler:
         if isinstance(src, ModelConfig) or (src is not None and Path(src).is_file()):
             self.config = src if isinstance(src, ModelConfig) else load_config(src)
             self.model_problems = check_model(self.config)
+            self.threshold_mV = self.config.run.spike_threshold  # count spikes as BioNet does
             base = SimSettings.from_run(self.config.run)
             types = [ct.with_changes(mechanisms_dir=mech) if mech else ct for ct in list_cell_types(self.config)]
         elif src is not None:

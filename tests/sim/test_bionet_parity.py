@@ -62,10 +62,11 @@ def test_fi_counts_equal_a_bionet_run_within_one_spike(fresh_example):
     config = Path(fresh_example)
     reference = {amp: bionet_counts(config, amp) for amp in AMPS_PA}
     with CellProfiler(config) as prof:
+        assert prof.threshold_mV == json.loads(config.read_text())["run"]["spike_threshold"]
         for name in ("Exc", "PV", "SST"):
             curve = prof.fi_curve(AMPS_PA[0], AMPS_PA[1], AMPS_PA[1] - AMPS_PA[0], unit="pA", cell=name,
                                   delay_ms=DELAY_MS, dur_ms=DUR_MS, post_ms=POST_MS, rheobase=False,
-                                  threshold_mV=-15.0, keep_traces=False)
+                                  keep_traces=False)  # the config's spike_threshold, as BioNet counts
             ours = [int(n) for n in curve.n_spikes]
             theirs = [reference[amp][name] for amp in AMPS_PA]
             assert max(theirs) > 0, (name, theirs)  # the comparison means something: the cells fire
