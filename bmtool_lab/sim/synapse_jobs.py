@@ -500,18 +500,34 @@ def _recorder(model: _SynapseModel, proto: RunProtocol) -> Any:
     return rec
 
 
-def _atolscale(model: _SynapseModel, weight_uS: float) -> None:
-    """Scale CVODE's absolute tolerance of the synapse's states to the size of its conductance
-    (µS states of ~1e-3 would otherwise be solved to a tolerance as large as themselves)."""
+#: under voltage clamp, the clamp current's absolute error allowed, as a fraction of the
+#: synapse's expected peak current (weight × driving force)
+CLAMP_CURRENT_RTOL = 1e-4
+
+
+def _atolscale(model: _SynapseModel, proto: RunProtocol) -> None:
+    """Scale CVODE's absolute tolerances to the synapse's size: its states to its conductance
+    (µS states of ~1e-3 would otherwise be solved to a tolerance as large as themselves) and,
+    under voltage clamp, v so that the clamp current (hold - v) / rs is solved to
+    CLAMP_CURRENT_RTOL of the expected response (a sub-pA synapse under rs 0.01 MΩ moves v by
+    ~1e-8 mV; the default atol of 1e-4 mV would leave the fit's gradients in solver noise)."""
     from .context import neuron_h
 
     h = neuron_h()
+    weight_uS = proto.weight_uS
     scale = min(1.0, max(abs(weight_uS), 1e-9) * 1e-1)
     for s in model.states:
         try:
             h.cvode.atolscale(f"{model.spec.mechanism}.{s}", scale)
         except Exception:
             pass
+    v_scale = 1.0
+    if proto.clamp == "voltage" and weight_uS:
+        e_rev = float(getattr(model.syn, "e", 0.0)) if hasattr(model.syn, "e") else 0.0
+        i_peak_nA = abs(weight_uS) * max(1.0, abs(proto.hold_mV - e_rev))
+        rs = float(model.clamp.rs) if model.clamp is not None else proto.rs_MOhm
+        v_scale = min(1.0, max(CLAMP_CURRENT_RTOL * i_peak_nA * rs / proto.atol, 1e-8))
+    h.cvode.atolscale("v", v_scale)  # set on every run: the worker keeps it between runs
 
 
 def synapse_run_job(ctx: Any, spec: SynapseSpec, params: dict[str, Any], proto: RunProtocol,
@@ -543,7 +559,7 @@ def synapse_run_job(ctx: Any, spec: SynapseSpec, params: dict[str, Any], proto: 
     settings = protocol.SimSettings(tstop=proto.tstop_ms, dt=proto.dt, celsius=proto.celsius,
                                     v_init=proto.v_init, cvode=proto.cvode, atol=proto.atol)
     if proto.cvode:
-        _atolscale(model, proto.weight_uS)
+        _atolscale(model, proto)
     t_ckpt = proto.t_start_ms - 10.0
     use_ckpt = proto.checkpoint and t_ckpt > 0
     if use_ckpt and (model.ckpt is None or model.ckpt_t != t_ckpt):

@@ -178,3 +178,22 @@ def test_checkpoint_restores_only_into_its_own_model_50_times(worker, tmp_path, 
     assert worker.restarts == restarts  # the worker never died
     again = tn.run_train()
     np.testing.assert_allclose(again.amplitudes, first.amplitudes, rtol=1e-6)
+
+
+def test_optimizer_recovers_a_sub_pA_stp_synapse_at_default_settings(worker, passive_hoc, stp_mods):
+    """Issue 13's done-when: CVODE at its defaults, 0.02 pA responses, Use/Dep/Fac recovered."""
+    from bmtool_lab.tuning.optimizer import SynapseOptimizer
+
+    true = {"Use": 0.2, "Dep": 80.0, "Fac": 300.0}
+    bounds = {"Use": (0.05, 0.6), "Dep": (10.0, 300.0), "Fac": (50.0, 1000.0)}
+    tn = tuner(worker, passive_hoc, 1.4e-6, mods=stp_mods, params={**STP, **true})
+    tn.set_protocol(t_start_ms=300.0)  # the tuner's default protocol
+    run = SynapseOptimizer(tn, params=bounds, targets={"simple_ppr": 1.0}).evaluate([true])[0].runs["train"]
+    assert run["amplitude"] < 1e-4  # nA: a sub-pA synapse
+    targets = {k: run[k] for k in ("simple_ppr", "ppr", "induction", "recovery", "amplitude")}
+    tn.set_params(Use=0.4, Dep=200.0, Fac=100.0)
+    res = SynapseOptimizer(tn, params=bounds, targets=targets).fit(method="least-squares", seed=1, progress=False,
+                                                                 target_rtol=1e-7)
+    assert tn.protocol.cvode
+    for key, value in true.items():
+        assert res.best_params[key] == pytest.approx(value, rel=2e-3), (key, res.best_params)
