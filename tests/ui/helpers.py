@@ -199,3 +199,15 @@ def horizontal_overflow(page, root_selector: str) -> list[dict]:
         }
         return out;
     }""")
+
+
+def click_matrix_cell(page, conn_selector: str, label: str) -> None:
+    """Hover the connectivity heatmap's cells until the hover line names ``label`` (e.g.
+    "Exc → PV"), then click that cell; fails when no cell is that pair."""
+    for cell in page.query_selector_all(f"{conn_selector} .bmtl-conn-heatmap rect.heatmapcell"):
+        cell.hover(position={"x": 4, "y": 4})
+        page.wait_for_timeout(150)
+        if label in page.inner_text(".bmtl-conn-hover"):
+            cell.click(position={"x": 4, "y": 4})
+            return
+    raise AssertionError(f"no heatmap cell is {label!r}")

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import horizontal_overflow, open_notebook, run_all_cells, screenshot, write_notebook
+from .helpers import (
+    click_matrix_cell,
+    horizontal_overflow,
+    open_notebook,
+    run_all_cells,
+    screenshot,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.ui
 
@@ -26,16 +33,7 @@ def test_details_histograms_and_open_tuner(page, lab_server) -> None:
     run_all_cells(page)
     page.wait_for_selector(f"{CONN} .bmtl-conn-heatmap rect.heatmapcell", timeout=120_000)
     # the Exc → PV cell (row Exc, column PV): 18 connections, one edge type Exc2PV
-    cells = page.query_selector_all(f"{CONN} .bmtl-conn-heatmap rect.heatmapcell")
-    target = None
-    for c in cells:
-        c.hover(position={"x": 4, "y": 4})
-        page.wait_for_timeout(150)
-        if "Exc → PV" in page.inner_text(".bmtl-conn-hover"):
-            target = c
-            break
-    assert target is not None
-    target.click(position={"x": 4, "y": 4})
+    click_matrix_cell(page, CONN, "Exc → PV")
     page.wait_for_function(f"() => document.querySelectorAll('{CONN} .bmtl-conn-delay-hist rect.bar').length > 0"
                            f" && [...document.querySelectorAll('{CONN} .bmtl-conn-delay-hist rect.bar')]"
                            ".some(r => Number(r.getAttribute('height')) > 10)", timeout=30_000)

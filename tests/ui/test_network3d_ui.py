@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import open_notebook, run_all_cells, screenshot, write_notebook
+from .helpers import click_matrix_cell, open_notebook, run_all_cells, screenshot, write_notebook
 
 pytestmark = pytest.mark.ui
 
@@ -70,16 +70,7 @@ def test_3d_view_draws_cells_orbits_and_highlights_a_matrix_cell(page, lab_serve
     page.wait_for_function(f"() => document.querySelector('{VIEW}').dataset.hiddenPoints === '0'", timeout=10_000)
 
     # a click on the Exc → PV matrix cell highlights its cells in 3D
-    cells = page.query_selector_all(f"{CONN} .bmtl-conn-heatmap rect.heatmapcell")
-    target = None
-    for c in cells:
-        c.hover(position={"x": 4, "y": 4})
-        page.wait_for_timeout(150)
-        if "Exc → PV" in page.inner_text(".bmtl-conn-hover"):
-            target = c
-            break
-    assert target is not None
-    target.click(position={"x": 4, "y": 4})
+    click_matrix_cell(page, CONN, "Exc → PV")
     page.wait_for_function(f"() => Number(document.querySelector('{VIEW}').dataset.highlighted) > 0", timeout=30_000)
     lit = page.eval_on_selector(VIEW, COUNT_COLOURS, [RED_SRC, BLUE_TGT])
     assert lit["counts"][0] > 30 and lit["counts"][1] > 10, lit
