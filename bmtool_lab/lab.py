@@ -13,17 +13,25 @@ from pathlib import Path
 from typing import Any
 
 
-def describe(path: str | os.PathLike) -> dict[str, Any]:
-    """Populations with counts per group, connection types, cell types and problems found."""
+def describe(path: str | os.PathLike, kernel_dir: str = "") -> dict[str, Any]:
+    """Populations with counts per group, connection types, cell types and problems found.
+
+    ``path`` is a config file or a model folder, absolute, relative to the server root or to the
+    kernel's folder (see :func:`resolve_config`); ``config`` in the reply is the file loaded
+    (absolute), ``shown`` the same relative to the server root, ``note`` how a folder was resolved.
+    """
     from .model.config import ConfigError, load_config
 
-    info: dict[str, Any] = {"config": str(path), "populations": [], "connections": [], "cells": [], "problems": []}
+    info: dict[str, Any] = {"config": str(path), "shown": str(path), "note": "", "populations": [],
+                            "connections": [], "cells": [], "problems": []}
     try:
-        cfg = load_config(path)
+        file, info["note"] = resolve_config(path, kernel_dir)
+        cfg = load_config(file)
     except ConfigError as err:
         info["error"] = str(err)
         return info
     info["config"] = str(cfg.path)
+    info["shown"] = shown_path(cfg.path, server_root(kernel_dir))
     problems = info["problems"]
     from .model.check import check_model
 
@@ -80,8 +88,8 @@ class JsonReply:
         return self.text
 
 
-def describe_json(path: str) -> JsonReply:
-    return JsonReply(describe(path))
+def describe_json(path: str, kernel_dir: str = "") -> JsonReply:
+    return JsonReply(describe(path, kernel_dir))
 
 
 def example_config_json(folder: str = "example_network") -> JsonReply:
@@ -97,6 +105,9 @@ _CONTROLLERS: dict[tuple[str, str], Any] = {}
 
 # Names of the model's files that are BMTK configs (simulation or circuit).
 _CONFIG_GLOB = ("*config*.json",)
+# The config a model folder stands for, best first: the simulation config points at the circuit
+# and carries the run settings; bmtk's builders also write config.json / config.simulation.json.
+_FOLDER_CONFIGS = ("simulation_config*.json", "config*.json", "circuit_config*.json")
 
 
 def _is_bmtk_config(path: Path) -> bool:
@@ -107,8 +118,64 @@ def _is_bmtk_config(path: Path) -> bool:
     return isinstance(data, dict) and any(k in data for k in ("networks", "network", "circuit_config"))
 
 
+def server_root(kernel_dir: str = "") -> Path:
+    """The Jupyter server's root folder, from the kernel's working folder and the notebook's
+    folder relative to the root (``kernel_dir``, as the panel knows it); the kernel's folder
+    when it does not end with ``kernel_dir`` (a kernel started elsewhere)."""
+    cwd = Path.cwd().resolve()
+    parts = tuple(p for p in kernel_dir.split("/") if p)
+    if parts and len(cwd.parts) > len(parts) and cwd.parts[-len(parts):] == parts:
+        return Path(*cwd.parts[: -len(parts)])
+    return cwd
+
+
+def shown_path(path: str | os.PathLike, root: Path) -> str:
+    """``path`` relative to the server root (what the file browser shows), else absolute."""
+    p = Path(path).resolve()
+    return str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
+
+
+def config_in_folder(folder: Path) -> tuple[Path, str]:
+    """The BMTK config a model folder stands for (first of :data:`_FOLDER_CONFIGS` directly in it,
+    else the nearest config below it) and a note naming the others found."""
+    from .model.config import ConfigError
+
+    found = [p for pattern in _FOLDER_CONFIGS for p in sorted(folder.glob(pattern)) if _is_bmtk_config(p)]
+    found = list(dict.fromkeys(found))
+    if not found:
+        found = [folder / rel for rel in find_configs(str(folder))]
+    if not found:
+        raise ConfigError(f"{folder} is a folder with no BMTK config in it (looked for "
+                          f"{', '.join(_FOLDER_CONFIGS)} there and in its subfolders)")
+    others = [str(p.relative_to(folder)) for p in found[1:]]
+    note = f"{found[0].relative_to(folder)} from the folder {folder.name}/"
+    return found[0], note + (f"; also there: {', '.join(others)}" if others else "")
+
+
+def resolve_config(path: str | os.PathLike, kernel_dir: str = "") -> tuple[Path, str]:
+    """The config file ``path`` means, and a note when it was a folder.
+
+    A relative path is tried against the server root first (what the panel and file browser
+    show), then against the kernel's folder (what code in the notebook uses). A folder stands
+    for the config inside it (:func:`config_in_folder`).
+    """
+    from .model.config import ConfigError
+
+    given = Path(path).expanduser()
+    tries = [given] if given.is_absolute() else list(dict.fromkeys(
+        [(server_root(kernel_dir) / given).resolve(), given.resolve()]))
+    for p in tries:
+        if p.is_dir():
+            return config_in_folder(p)
+        if p.is_file():
+            return p, ""
+    where = " or ".join(str(p) for p in tries)
+    raise ConfigError(f"{path}: no such file or folder (looked for {where})")
+
+
 def find_configs(folder: str = ".", max_depth: int = 3) -> list[str]:
-    """BMTK configs (``*config*.json`` holding networks) under ``folder``, nearest first."""
+    """BMTK configs (``*config*.json`` holding networks) under ``folder``, nearest first, as
+    paths relative to ``folder``."""
     root = Path(folder).expanduser().resolve()
     found: list[Path] = []
     for depth in range(max_depth + 1):
@@ -120,11 +187,15 @@ def find_configs(folder: str = ".", max_depth: int = 3) -> list[str]:
                 found.append(p)
     # simulation configs first: they point at the circuit and carry run settings
     found.sort(key=lambda p: (len(p.relative_to(root).parts), "simulation" not in p.name, str(p)))
-    return [str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in found]
+    return [str(p.relative_to(root)) for p in found]
 
 
-def find_configs_json(folder: str = ".") -> JsonReply:
-    return JsonReply(find_configs(folder))
+def find_configs_json(folder: str = "", kernel_dir: str = "") -> JsonReply:
+    """Configs under ``folder`` (relative to the server root, as the file browser gives it), as
+    paths relative to the server root: the panel shows them and can load them as they are."""
+    root = server_root(kernel_dir)
+    base = (root / folder).resolve()
+    return JsonReply([shown_path(base / rel, root) for rel in find_configs(str(base))])
 
 
 def _controller(kind: str, config: str) -> Any:

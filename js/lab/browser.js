@@ -38,7 +38,8 @@ export class ModelBrowser extends Widget {
     this.configInput = el("input", {
       class: "bmtl-browser-config",
       type: "text",
-      placeholder: "path/to/simulation_config.json",
+      placeholder: "simulation_config.json or model folder",
+      title: "a BMTK config file or a model folder, relative to the server root (as in the file browser) or absolute",
       value: localStorage.getItem(STORAGE_KEY) || "example_network/simulation_config.json",
     });
     // Keep JupyterLab's notebook shortcuts from swallowing keys typed here.
@@ -47,6 +48,7 @@ export class ModelBrowser extends Widget {
       if (e.key === "Enter") this.describe();
     });
     this.message = el("div", { class: "bmtl-browser-message" });
+    this.loadedLine = el("div", { class: "bmtl-browser-loaded" });
     this.configs = el("div", { class: "bmtl-browser-configs" });
     this.details = el("div", { class: "bmtl-browser-details" });
     this.startKernel = el(
@@ -69,6 +71,7 @@ export class ModelBrowser extends Widget {
       ),
       this.startKernel,
       this.message,
+      this.loadedLine,
       this.configs,
       this.details
     );
@@ -88,18 +91,11 @@ export class ModelBrowser extends Widget {
     this.kernelLine.textContent = `Kernel of ${name}`;
   }
 
-  // Paths typed or found are relative to the server root; the kernel runs in the notebook's folder.
+  // The notebook's folder relative to the server root: the kernel runs there, and Python
+  // resolves the paths typed or found here against the root first (bmtool_lab.lab.resolve_config).
   get kernelDir() {
     const path = this._sessionWidget?.sessionContext?.path || "";
     return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
-  }
-
-  toKernelPath(rootPath) {
-    if (!rootPath || rootPath.startsWith("/") || rootPath.startsWith("~")) return rootPath;
-    const dir = this.kernelDir;
-    if (!dir) return rootPath;
-    if (rootPath.startsWith(dir + "/")) return rootPath.slice(dir.length + 1);
-    return "../".repeat(dir.split("/").length) + rootPath;
   }
 
   fileBrowserPath() {
@@ -119,16 +115,18 @@ export class ModelBrowser extends Widget {
   }
 
   async findConfigs() {
-    const folder = this.toKernelPath(this.fileBrowserPath()) || ".";
-    this.setMessage(`Looking for BMTK configs under ${folder}…`);
+    const folder = this.fileBrowserPath();
+    this.setMessage(`Looking for BMTK configs under ${folder || "the server root"}…`);
     try {
-      const found = await this.run("import bmtool_lab.lab as _bmtl_lab", `_bmtl_lab.find_configs_json(${pyString(folder)})`);
+      const found = await this.run(
+        "import bmtool_lab.lab as _bmtl_lab",
+        `_bmtl_lab.find_configs_json(${pyString(folder)}, ${pyString(this.kernelDir)})`
+      );
       this.configs.replaceChildren();
       if (!found.length) this.configs.append(el("div", { class: "bmtl-empty" }, "no BMTK config found here"));
-      for (const rel of found) {
-        const path = folder === "." ? rel : `${folder}/${rel}`;
+      for (const path of found) {
         this.configs.append(
-          el("div", { class: "bmtl-config-item", onclick: () => { this.configInput.value = path; this.describe(); } }, path)
+          el("div", { class: "bmtl-config-item", title: "load this config", onclick: () => this.openConfig(path) }, path)
         );
       }
       this.setMessage(found.length ? `${found.length} config(s) found` : "");
@@ -137,14 +135,19 @@ export class ModelBrowser extends Widget {
     }
   }
 
-  // Open a config chosen elsewhere (file browser context menu): a path from the server root.
-  async openConfig(rootPath) {
-    this.configInput.value = this.toKernelPath(rootPath);
+  // Open a config (or model folder) given relative to the server root, or absolute.
+  async openConfig(path) {
+    this.configInput.value = path;
     await this.describe();
   }
 
+  // The config file last loaded (absolute, from the kernel), else what is typed.
+  get configPath() {
+    return this.loaded || this.configInput.value.trim();
+  }
+
   async openDashboard(kind, item = null, area = "right") {
-    const path = this.configInput.value.trim();
+    const path = this.configPath;
     this.setMessage(`Opening the ${kind} ${area === "main" ? "in a tab" : "in the right sidebar"}…`);
     try {
       const itemArg = item === null ? "None" : pyString(item);
@@ -188,13 +191,31 @@ export class ModelBrowser extends Widget {
     if (!path) return;
     localStorage.setItem(STORAGE_KEY, path);
     this.setMessage("Reading the model…");
+    this.showLoaded(null);
     try {
-      const info = await this.run("import bmtool_lab.lab as _bmtl_lab", `_bmtl_lab.describe_json(${pyString(path)})`);
+      const info = await this.run(
+        "import bmtool_lab.lab as _bmtl_lab",
+        `_bmtl_lab.describe_json(${pyString(path)}, ${pyString(this.kernelDir)})`
+      );
       this.render(info);
       this.setMessage(info.error ? info.error : "", Boolean(info.error));
+      if (!info.error) {
+        this.showLoaded(info);
+        this.configInput.value = info.shown;
+        localStorage.setItem(STORAGE_KEY, info.shown);
+      }
     } catch (err) {
       this.setMessage(String(err.message || err), true);
     }
+  }
+
+  // Which config file the tables below come from (a folder names the file picked in it).
+  showLoaded(info) {
+    this.loaded = info ? info.config : null;
+    this.loadedLine.replaceChildren();
+    if (!info) return;
+    this.loadedLine.append("Loaded: ", el("code", { title: info.config }, info.shown));
+    if (info.note) this.loadedLine.append(el("div", { class: "bmtl-muted" }, `(${info.note})`));
   }
 
   async openExample() {
@@ -209,7 +230,7 @@ export class ModelBrowser extends Widget {
   }
 
   async openDemo() {
-    const path = this.configInput.value.trim();
+    const path = this.configPath;
     this.setMessage("Opening the trace demo in the right sidebar…");
     try {
       await this.run(`import bmtool_lab.lab as _bmtl_lab\n_bmtl_lab.open_demo(${pyString(path)})`);
