@@ -9,7 +9,6 @@ so a model that the sidebar flags is never silently accepted by the tuner, profi
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +45,11 @@ def node_set_problems(node_sets: dict[str, Any]) -> list[str]:
 
 
 def _python_synapse_models(cfg: ModelConfig) -> set[str]:
-    """Names the model's own Python files (bmtk's ``synapses.py`` pattern, ``add_synapse_model``)
-    mention, beside the config or one folder up: not a missing mod file."""
-    names: set[str] = set()
-    for folder in {cfg.path.parent, cfg.path.parent.parent}:
-        for py in folder.glob("*.py"):
-            try:
-                text = py.read_text(errors="replace")
-            except OSError:
-                continue
-            if "add_synapse_model" in text:
-                names.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
-    return names
+    """Synapse models the model's own Python files register (bmtk's ``synapses.py`` pattern,
+    ``add_synapse_model``): not a missing mod file."""
+    from .python_hooks import find_model_hooks, model_hook_folders
+
+    return {name for hook in find_model_hooks(model_hook_folders(cfg)) for name, _ in hook.synapse_models}
 
 
 def check_model(config: ModelConfig | str | os.PathLike) -> list[str]:

@@ -230,6 +230,11 @@ def column_values(df: pd.DataFrame, column: str) -> np.ndarray:
     return s.to_numpy(dtype=object, na_value=None)
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python number it is (picklable, comparable); NaN stays NaN."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def truthy(value: Any) -> bool:
     """A CSV flag such as ``is_gap_junction`` (True / 1 / "true" / NULL) as a bool."""
     if value is None:
@@ -848,6 +853,31 @@ class SonataNetwork:
         for n in names:
             self.node_population(n)
         return [n for n in self._nodes if n in set(names)]
+
+    def first_edge_props(self, ct: Any) -> tuple[dict, dict, dict]:
+        """(edge, source node, target node) of a connection type's first edge, as plain dicts of
+        every attribute (types-CSV columns, then the h5 datasets): what a bmtk weight function
+        reads from the edge and node objects BioNet hands it."""
+        edges = self.edge_population(ct.edge_population)
+        rows = np.flatnonzero(edges.edge_type_ids() == ct.edge_type_id)
+        if rows.size == 0:
+            raise SonataError(f"{ct.name}: edge type {ct.edge_type_id} has no edges in {edges.name!r}")
+        row = int(rows[0])
+        edge: dict[str, Any] = {"edge_type_id": int(ct.edge_type_id)}
+        for name in edges.attribute_names():
+            if name == "edge_type_id":
+                continue
+            try:
+                edge[name] = _plain(edges.values(name)[row])
+            except SonataError:  # a text column of the types CSV
+                edge[name] = _plain(edges.edge_types.loc[ct.edge_type_id].get(name))
+        nodes = []
+        for pop_name, ids in ((edges.source_population, edges.source_node_ids()),
+                              (edges.target_population, edges.target_node_ids())):
+            pop = self.node_population(pop_name)
+            node_row = int(pop.rows(np.asarray([ids[row]]))[0])
+            nodes.append({name: _plain(pop.values(name)[node_row]) for name in pop.attribute_names()})
+        return edge, nodes[0], nodes[1]
 
     def edges_between(self, sources: Iterable[str], targets: Iterable[str]) -> list[EdgePopulation]:
         """Edge populations from any of ``sources`` to any of ``targets`` (chemical and gap)."""

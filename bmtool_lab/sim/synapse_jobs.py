@@ -108,6 +108,12 @@ class SynapseSpec:
     renames: tuple[tuple[str, str], ...] = (("erev", "e"),)
     mechanisms_dir: Path | None = None
     placement: Placement = field(default_factory=Placement)
+    #: the model's own synapse function (bmtk ``add_synapse_model``): the registered name, the
+    #: model files that register it (:class:`~bmtool_lab.model.python_hooks.HookFile`) and the
+    #: dynamics file as JSON text (BioNet passes the function the whole dict)
+    hook_model: str | None = None
+    hooks: tuple[Any, ...] = ()
+    hook_file_json: str = "{}"
 
 
 @dataclass(frozen=True)
@@ -308,6 +314,11 @@ class _SynapseModel:
         assigned = {n for n, _ in _mech_names(spec.mechanism, 2)}
         self.states = [n for n, _ in _mech_names(spec.mechanism, 3)]
         self.seg, self.placement = _place(self.cell, spec.placement, spec.label)
+        self.hook_fnc = None
+        if spec.hook_model:
+            from .model_hooks import registered_synapse_model
+
+            self.hook_fnc = registered_synapse_model(spec.hooks, spec.hook_model)
         self.syn = getattr(h, spec.mechanism)(self.seg)
         self.has_i, self.has_g = "i" in assigned, "g" in assigned
         self.train = protocol.EventTrain(self.syn, [], weight=0.0, delay_ms=0.0)
@@ -417,10 +428,42 @@ def _apply_params(model: _SynapseModel, params: dict[str, Any], strict: frozense
         if not math.isfinite(float(value)):
             raise SimError("model", f"{key} = {value!r} is not a finite number")
         values[name] = float(value)
+    if model.hook_fnc is not None:  # the function gets every key, as in BioNet: no "skipped" notes
+        return _apply_with_hook(model, params, values, [])
     check_param_values(spec.mechanism, {**model.param_defaults, **values}, spec.label)
     for name, default in model.param_defaults.items():
         setattr(model.syn, name, values.get(name, default))
     return values, notes
+
+
+def _apply_with_hook(model: _SynapseModel, params: dict[str, Any], by_name: dict[str, float],
+                     notes: list[str]) -> tuple[dict, list[str]]:
+    """Set the synapse as the model's own function sets it: the function builds a scratch
+    synapse at the same segment from the dynamics dict (file entries, then the tuned values),
+    and its parameters are copied onto the live one (the NetCon and the baseline stay)."""
+    import json
+
+    from .model_hooks import build_with_hook, mechanism_of
+
+    spec = model.spec
+    scratch = build_with_hook(model.hook_fnc, spec.label, {**json.loads(spec.hook_file_json), **params}, model.seg)
+    if mechanism_of(scratch) != spec.mechanism:
+        raise SimError("model", f"{spec.label}: the model's function for {spec.hook_model!r} builds a "
+                                f"{mechanism_of(scratch)}, not the {spec.mechanism} being tuned")
+    values = {name: float(getattr(scratch, name)) for name in model.param_defaults}
+    scratch = None
+    check_param_values(spec.mechanism, values, spec.label)
+    for name, value in values.items():
+        setattr(model.syn, name, value)
+    fname = getattr(model.hook_fnc, "__name__", "?")
+    notes.append(f"built by the model's own {fname}() (registered as {spec.hook_model!r} with add_synapse_model), "
+                 "as BioNet builds it")
+    for name, want in by_name.items():
+        if name in values and not math.isclose(values[name], want, rel_tol=1e-9, abs_tol=1e-15):
+            notes.append(f"{name}: the model's {fname}() sets {values[name]:g}, not the {want:g} given "
+                         "(BioNet uses the function's value)")
+    applied = {n: v for n, v in values.items() if n in by_name or v != model.param_defaults[n]}
+    return applied, notes
 
 
 def check_param_values(mechanism: str, values: dict[str, float], label: str = "") -> None:
@@ -678,6 +721,21 @@ def _uniform(t: np.ndarray, x: np.ndarray, dt: float, irregular: bool, t0: float
     return grid, np.interp(grid, t, x)
 
 
+def _pre_event(out: dict, key: str) -> tuple[np.ndarray, np.ndarray, float, np.ndarray] | None:
+    """(t ms, trace, first event ms, mask of the baseline before it: up to 50 ms) of a run's
+    ``key`` trace; None without the trace, an event or three baseline samples."""
+    pulses = np.asarray(out["pulse_times_ms"], dtype=np.float64)
+    if key not in out["traces"] or not pulses.size:
+        return None
+    t = np.asarray(out["t"], dtype=np.float64)
+    x = np.asarray(out["traces"][key], dtype=np.float64)
+    t0 = float(pulses[0])
+    base = (t >= t0 - min(50.0, t0 / 2.0)) & (t < t0)
+    if int(base.sum()) < 3 or np.ptp(t[base]) <= 0:
+        return None
+    return t, x, t0, base
+
+
 #: holding-current drift (a fraction of the response) above which a voltage-clamp run is flagged
 DRIFT_WARN_FRACTION = 0.02
 
@@ -687,17 +745,10 @@ def holding_drift(out: dict, proto: RunProtocol) -> dict[str, float] | None:
     {"drift_nA", "span_ms", "response_nA", "fraction"}; None under current clamp or without a
     baseline. A cell not at rest at the hold relaxes under the clamp, and that relaxation adds to
     the synaptic current (a 8 ms decay read as 16 ms)."""
-    if proto.clamp != "voltage" or "i_clamp" not in out["traces"]:
+    pre = _pre_event(out, "i_clamp") if proto.clamp == "voltage" else None
+    if pre is None:
         return None
-    t = np.asarray(out["t"], dtype=np.float64)
-    x = np.asarray(out["traces"]["i_clamp"], dtype=np.float64)
-    pulses = np.asarray(out["pulse_times_ms"], dtype=np.float64)
-    if not pulses.size:
-        return None
-    t0 = float(pulses[0])
-    base = (t >= t0 - min(50.0, t0 / 2.0)) & (t < t0)
-    if int(base.sum()) < 3 or np.ptp(t[base]) <= 0:
-        return None
+    t, x, t0, base = pre
     slope = float(np.polyfit(t[base], x[base], 1)[0])  # nA/ms at the end of the baseline
     after = t >= t0
     span = float(t[after][-1] - t0) if after.any() else 0.0
@@ -729,7 +780,34 @@ def no_response_reason(out: dict, proto: RunProtocol, has_ig: bool) -> str | Non
                     + (f" ({e:g} mV)" if e is not None else "") + "; hold at another potential")
         if g == 0:
             return "the synapse's conductance stayed 0: no event reached it (check the weight and the delay)"
-    return None
+    return _below_noise_floor(out, proto)
+
+
+#: a response must exceed this many times the baseline's own fluctuation to be measured
+NOISE_FLOOR_FACTOR = 3.0
+
+
+def _below_noise_floor(out: dict, proto: RunProtocol) -> str | None:
+    """A response no larger than the analysed trace's own fluctuation before the first event
+    (a cell that fires or oscillates by itself; float rounding of a huge baseline) cannot be
+    told from it. The baseline's linear trend is drift (flagged apart), not noise."""
+    key = "i_clamp" if proto.clamp == "voltage" else "v_soma"
+    pre = _pre_event(out, key)
+    if pre is None:
+        return None
+    t, x, t0, base = pre
+    tb, xb = t[base], x[base]
+    trend = np.polyval(np.polyfit(tb, xb, 1), tb)
+    noise = float(np.ptp(xb - trend))
+    after = t >= t0
+    response = float(np.max(np.abs(x[after] - xb[-1]))) if after.any() else 0.0
+    floor = max(NOISE_FLOOR_FACTOR * noise, 1e-6 * float(np.max(np.abs(xb))))
+    if response > floor:
+        return None
+    unit = "nA" if key == "i_clamp" else "mV"
+    why = "the baseline fluctuates by itself (a cell that fires or oscillates)" if noise > 0 else "rounding"
+    return (f"response below the noise floor: at most {response:.3g} {unit} against a baseline that varies by "
+            f"{noise:.3g} {unit} before the event ({why}); make the cell quiescent or the synapse larger")
 
 
 def measure_run(out: dict, m: MeasureSettings, kind: str) -> dict:

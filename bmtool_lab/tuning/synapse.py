@@ -51,7 +51,9 @@ from typing import Any
 import numpy as np
 
 from bmtool_lab.model.check import check_model
+from bmtool_lab.model.python_hooks import find_model_hooks, model_hook_folders, synapse_hook, weight_hook
 from bmtool_lab.sim.errors import SimError
+from bmtool_lab.sim.model_hooks import hook_mechanism_job, weight_function_job
 from bmtool_lab.sim.synapse_jobs import (
     DESCRIPTIVE_KEYS,
     MeasureSettings,
@@ -368,6 +370,7 @@ class SynapseTuner:
         self.gap_junctions: list[Any] = []
         self._all_types: list[Any] = []
         self._cell_types: list[Any] = []
+        self._hooks: tuple[Any, ...] = ()  # the model's own add_synapse_model / add_weight_function files
         if config is not None:
             self._init_network(config, connection)
         elif template is not None:
@@ -389,6 +392,7 @@ class SynapseTuner:
         self.connections = [ct for ct in self._all_types if not ct.is_gap_junction]
         self.gap_junctions = [ct for ct in self._all_types if ct.is_gap_junction]
         self._cell_types = list_cell_types(self.config)
+        self._hooks = find_model_hooks(model_hook_folders(self.config))
         run = self.config.run
         self.protocol.celsius, self.protocol.v_init = run.celsius, run.v_init
         self.protocol.dt = run.dt
@@ -544,20 +548,68 @@ class SynapseTuner:
         if not cell.simulatable:
             raise TunerError(f"{ct.name}: {cell.reason}")
         mech, renames = bionet_mechanism(ct.model_template)
-        notes = []
+        notes: list[str] = []
+        hook = self._synapse_hook(ct, cell, file_params, notes)
+        if hook is not None:
+            mech = hook["mechanism"]
         if len(ct.target_node_type_ids) > 1 or len(ct.target_groups) > 1:
             others = ", ".join(c.key for c in self._cell_types if c.population == ct.target_population
                                and c.node_type_id in ct.target_node_type_ids) or ", ".join(map(str, ct.target_groups))
             notes.append(f"targets are {others}: tuned on {cell.key}")
-        weight, wnote = _bionet_weight(ct)
+        from_model = weight_hook(self._hooks, ct.weight_function) is not None
+        weight, wnote = self._model_weight(ct) if from_model else _bionet_weight(ct)
         if wnote:
             notes.append(wnote)
-            warnings.warn(f"{ct.name}: {wnote}", stacklevel=3)
+            if not from_model:  # the model's own weight function gives the weight BioNet would use
+                warnings.warn(f"{ct.name}: {wnote}", stacklevel=3)
         spec = SynapseSpec(label=ct.name, cell=cell, mechanism=mech, renames=tuple(renames.items()),
-                           mechanisms_dir=None, placement=self._placement(ct))
+                           mechanisms_dir=None, placement=self._placement(ct), **(hook["spec"] if hook else {}))
         return _ConnState(key=ct.key, label=ct.name, ct=ct, spec=spec, weight_uS=weight,
                           delay_ms=float(ct.delay if ct.delay is not None else 0.0), file_params=dict(file_params),
                           mtime_ns=mtime, history=[_numeric(file_params)], notes=notes)
+
+    def _synapse_hook(self, ct: Any, cell: Any, file_params: dict, notes: list[str]) -> dict | None:
+        """How the model's own synapse function builds this connection, as BioNet would use it:
+        {"mechanism", "spec": SynapseSpec fields}; None (and a note when a file could not be
+        used) when the model registers no function for its model_template."""
+        import json
+
+        found = synapse_hook(self._hooks, ct.model_template)
+        if found is None:
+            return None
+        hook, fn = found
+        if hook.unsafe:
+            said = f"{hook.path.name} registers {ct.model_template!r} ({fn}()) but was not run: {hook.unsafe}"
+            if hook.mechanism_of(fn) != ct.model_template:  # no mod file of that name to fall back on
+                raise TunerError(f"{ct.name}: {said}. Move the synapse functions into a file of definitions only "
+                                 "(bmtk's synapses.py with a load() function), or guard the run with "
+                                 "if __name__ == '__main__'")
+            notes.append(f"{said}; the synapse is built by mechanism name and its parameters set by name")
+            return None
+        key = ("hook", hook.path, ct.model_template)
+        mech = self._mech_cache.get(key)
+        if mech is None:
+            mech = self.worker.call(hook_mechanism_job, timeout=120, hooks=self._hooks, name=ct.model_template,
+                                    params=dict(file_params),
+                                    mechanisms_dirs=(getattr(cell, "mechanisms_dir", None),))
+            self._mech_cache[key] = mech
+        return {"mechanism": mech, "spec": {"hook_model": ct.model_template, "hooks": self._hooks,
+                                            "hook_file_json": json.dumps(file_params)}}
+
+    def _model_weight(self, ct: Any) -> tuple[float, str]:
+        """NetCon weight from the model's own weight function on the connection's first edge."""
+        from bmtool_lab.model.sonata import SonataNetwork
+
+        hook, fn = weight_hook(self._hooks, ct.weight_function)
+        if hook.unsafe:
+            return float(ct.syn_weight or 0.0), (f"weight_function {ct.weight_function!r} is registered in {hook.path.name}, which was not "
+                       f"run ({hook.unsafe}): using syn_weight as the NetCon weight")
+        edge, src, trg = SonataNetwork(self.config).first_edge_props(ct)
+        w = float(self.worker.call(weight_function_job, timeout=120, hooks=self._hooks, name=ct.weight_function,
+                                   edge=edge, src_node=src, trg_node=trg))
+        return w, (f"NetCon weight {w:.6g} µS from the model's weight function {ct.weight_function!r} "
+                   f"({hook.path.name}: {fn}()) on the connection's first edge (syn_weight {ct.syn_weight:g}); "
+                   "BioNet computes it per edge")
 
     def _placement(self, ct: Any) -> Placement:
         if self.protocol.placement == "edge":
@@ -655,7 +707,9 @@ class SynapseTuner:
         renames = dict(st.spec.renames)
         back = {v: k for k, v in renames.items()}
         mech_names = [p["name"] for p in st.mech["parameters"]]
-        out = {k: v for k, v in values.items() if renames.get(k, k) in mech_names or k in mech_names}
+        # a model's own synapse function reads the file's keys under its own names
+        out = {k: v for k, v in values.items()
+               if st.spec.hook_model or renames.get(k, k) in mech_names or k in mech_names}
         for p in st.mech["parameters"]:
             json_name = back.get(p["name"], p["name"])
             if json_name not in out and p["name"] not in out:
@@ -1181,6 +1235,8 @@ def _check_known(st: _ConnState, values: dict[str, Any]) -> None:
         renames = dict(st.spec.renames)
         mech_names = {p["name"] for p in st.mech["parameters"]}
         known = {k for k in renames if renames[k] in mech_names} | mech_names
+        if st.spec.hook_model:  # the model's synapse function reads the file's own keys
+            known |= set(_numeric(st.file_params))
     unknown = [k for k in values if k not in known]
     if unknown:
         raise TunerError(f"{st.spec.mechanism} has no parameter {', '.join(map(repr, unknown))}; its parameters "

@@ -146,6 +146,21 @@ def test_passive_on_a_cell_that_fires_is_flagged(tmp_path, passive_hoc):
         assert res.warnings == () and res.tau_ms == pytest.approx(10.0, rel=0.02)  # cm/g_pas = 1 µF/cm² / 1e-4 S/cm²
 
 
+def test_a_response_inside_the_cells_own_firing_is_below_the_noise_floor(worker, tmp_path, passive_hoc):
+    # 0.2 nA (16 µA/cm²) at hh's own 6.3 °C: it fires repetitively
+    (tmp_path / "Firing.hoc").write_text(FIRING_HOC.replace("bias.amp = 0.5", "bias.amp = 0.2"))
+    exp2 = {"tau1": 0.5, "tau2": 9.0, "erev": 0.0}
+    firing = tuner(worker, tmp_path / "Firing.hoc", 1e-5, mechanism="Exp2Syn", params=exp2, clamp="current",
+                   celsius=6.3)
+    res = firing.run_single()
+    assert res.no_response and "below the noise floor" in res.no_response, res.no_response
+    assert "rise_time_ms" not in res.metrics and "latency_ms" not in res.metrics
+    # the same 0.7 pA synapse on a quiet cell: a 0.07 mV PSP, measured
+    quiet = tuner(worker, passive_hoc, 1e-5, mechanism="Exp2Syn", params=exp2, clamp="current", celsius=6.3)
+    res = quiet.run_single()
+    assert res.no_response is None and 0.01 < res.metrics["amplitude"] < 1.0
+
+
 HH_HOC = """
 begintemplate HHSoma
 public soma, all

@@ -190,6 +190,20 @@ def test_bmtool_convention_reproduces_its_numbers(five):
     assert df["pairs"].tolist() == [13, 12] and df["connected"].tolist() == [7, 3]
 
 
+def test_bmtool_convention_on_empty_diagonals_is_what_bmtool_returns(tmp_path):
+    """A group of one cell has no pair on the diagonal: bmtool 0.8.7's percent_connections
+    divides 0 by 0 there (NaN, not inf), and gives 0 for a group of two that is not connected
+    and 0 convergence where there are no edges. Checked against the real bmtool 0.8.7 on the
+    same network (benchmarks/setup_bmtool_env.sh): [[nan, 100, 0], [100, 100, 0], [0, 0, 0]]."""
+    conn = ConnectivityExplorer(random_network(tmp_path, {"A": 1, "B": 3, "C": 2},
+                                               {("A", "B"): 1.0, ("B", "A"): 1.0, ("B", "B"): 1.0}))
+    for convention in ("bmtool", "sonata"):
+        pct = conn.matrix("percent", convention=convention).loc[["A", "B", "C"], ["A", "B", "C"]].to_numpy()
+        np.testing.assert_array_equal(pct, [[np.nan, 100, 0], [100, 100, 0], [0, 0, 0]])
+        conv = conn.matrix("convergence", convention=convention).loc[["A", "B", "C"], ["A", "B", "C"]].to_numpy()
+        np.testing.assert_array_equal(conv, [[0, 1, 0], [3, 2, 0], [0, 0, 0]])
+
+
 # --- generated networks -----------------------------------------------------------------
 
 
