@@ -20,8 +20,16 @@ import bqplot as bq
 import ipywidgets as w
 import numpy as np
 
-from bmtool_lab.tuning.optimizer import METHODS, METRICS, PENALTY, OptimizerError, SynapseOptimizer
+from bmtool_lab.tuning.optimizer import (
+    METHODS,
+    METRICS,
+    PENALTY,
+    OptimizerError,
+    SynapseOptimizer,
+    _parse_protocol,
+)
 
+from .synapse import METRIC_HELP, shown_unit
 from .trace import TracePanel
 
 _STP_PARAMS = ("Use", "U", "Dep", "Fac")
@@ -64,11 +72,11 @@ class _ParamRow:
         self.fit = w.Checkbox(value=bounds is not None, indent=False, layout=auto)
         self.lo = w.FloatText(value=_short(lo), layout=auto)
         self.hi = w.FloatText(value=_short(hi), layout=auto)
-        # a log scale needs bounds > 0: not offered for parameters that cross zero (erev)
         self.log = w.Checkbox(value=bool(bounds and len(bounds) == 3 and bounds[2] == "log"), indent=False,
-                              layout=auto, disabled=not (float(spec.min) > 0 or lo > 0),
-                              tooltip="search on a log scale (bounds > 0)")
+                              layout=w.Layout(width="auto"), tooltip="search on a log scale (bounds > 0)")
         self.log.add_class("bmtl-opt-log")
+        self.lo.observe(lambda _: self._offer_log(), names="value")
+        self._offer_log()
         unit = f" ({spec.unit})" if spec.unit else ""
         label = w.HTML(f"<span title='{html.escape(spec.doc)}'>{html.escape(spec.name)}{html.escape(unit)}</span>",
                        layout=auto)
@@ -79,6 +87,13 @@ class _ParamRow:
         self.row.add_class("bmtl-opt-grid")
         self.row.add_class(f"bmtl-opt-param-{spec.name}")
 
+    def _offer_log(self) -> None:
+        """A log scale needs bounds > 0: not offered while the lower bound is <= 0 (erev -100…20)."""
+        ok = float(self.lo.value) > 0
+        self.log.layout.visibility = "visible" if ok else "hidden"
+        if not ok:
+            self.log.value = False
+
     def bounds(self) -> tuple | None:
         if not self.fit.value:
             return None
@@ -87,13 +102,20 @@ class _ParamRow:
 
 
 class _TargetRow:
-    def __init__(self, metric: str, value: float, weight: float, protocol: str, on: bool) -> None:
-        self.metric = metric
+    """One target: its value box shows the metric in the unit the tuner shows it in (``unit``,
+    ``factor`` from the metric's own unit: amplitudes in pA under voltage clamp)."""
+
+    def __init__(self, metric: str, value: float, weight: float, protocol: str, on: bool,
+                 unit: str = "", factor: float = 1.0) -> None:
+        self.metric, self.factor = metric, factor
         auto = w.Layout(width="auto")
         self.fit = w.Checkbox(value=on, indent=False, layout=auto)
-        label = w.HTML(f"<span title='{html.escape(METRICS[metric][2])}'>{_LABELS.get(metric, metric)}</span>",
+        tip = METRIC_HELP.get(metric, METRICS[metric][2])
+        name = _LABELS.get(metric, metric) + (f" ({unit})" if unit else "")
+        label = w.HTML(f"<span class='bmtl-opt-metric' title='{html.escape(tip)}'>{html.escape(name)}</span>",
                        layout=auto)
-        self.value = w.FloatText(value=value, layout=auto)
+        self._given = (value * factor, value)  # the box's value and the target it stands for, exactly
+        self.value = w.FloatText(value=value * factor, layout=auto)
         self.weight = w.BoundedFloatText(value=weight, min=0, max=1e6, layout=auto)
         self.protocol = w.Text(value=protocol, placeholder="tuner", layout=auto)
         self.row = w.HBox([self.fit, label, self.value, self.weight, self.protocol], layout=w.Layout(width="100%"))
@@ -105,6 +127,23 @@ class _TargetRow:
     def key(self) -> str:
         p = self.protocol.value.strip()
         return f"{self.metric}@{p}" if p else self.metric
+
+    @property
+    def target(self) -> float:
+        """The target in the optimizer's units (the metric's own: nA, mV, ms)."""
+        shown = float(self.value.value)
+        return self._given[1] if shown == self._given[0] else shown / self.factor
+
+
+def _protocol_words(kind: str, overrides: dict[str, Any], base: Any) -> str:
+    """A fit protocol in words: the tuner's protocol ``base`` with a fit protocol's overrides."""
+    get = lambda k: overrides.get(k, getattr(base, k))  # noqa: E731
+    clamp = get("clamp")
+    clamp_words = f"{clamp} clamp" + (f" at {get('hold_mV'):g} mV" if clamp == "voltage" else "")
+    if kind == "single":
+        return f"a single event under {clamp_words}"
+    return (f"a train of {get('n_train')} pulses at {get('freq_hz'):g} Hz, {get('n_rec')} recovery pulses "
+            f"{get('delay_ms'):g} ms later, under {clamp_words}")
 
 
 class FitPanel:
@@ -237,32 +276,70 @@ class FitPanel:
             if metric in given:
                 t = given[metric]
                 proto = t.key.partition("@")[2]
-                rows[metric] = _TargetRow(metric, t.value, t.weight, proto, True)
+                rows[metric] = _TargetRow(metric, t.value, t.weight, proto, True, *self._unit_of(metric))
             else:
                 v = current.get(metric, 0.0)
                 v = float(v) if isinstance(v, (int, float)) and math.isfinite(float(v)) else 0.0
                 on = opt is None and (metric in ("simple_ppr", "induction", "recovery") if stp else
                                       metric in ("rise_time_ms", "decay_tau_ms"))
-                rows[metric] = _TargetRow(metric, _short(v), 1.0, "", on)
+                rows[metric] = _TargetRow(metric, _short(v), 1.0, "", on, *self._unit_of(metric))
         self._targets = rows
+        self._clamp = getattr(getattr(self.tuner, "protocol", None), "clamp", None)
+        for r in rows.values():
+            for box in (r.fit, r.protocol):
+                box.observe(lambda _: self._show_protocol(), names="value")
         self.targets_box.children = [r.row for r in rows.values()]
         self._show_protocol()
         if opt is not None and opt.result is not None:
             self._show_result(opt.result)
         self._update_buttons()
 
+    def _unit_of(self, metric: str) -> tuple[str, float]:
+        """The unit a target of ``metric`` is typed in and its factor from the metric's unit."""
+        if metric.endswith("_ms"):
+            return "ms", 1.0
+        if metric not in ("amplitude", "charge"):
+            return "", 1.0
+        clamp = getattr(getattr(self.tuner, "protocol", None), "clamp", "voltage")
+        if metric == "charge":
+            return ("pC", 1.0) if clamp == "voltage" else ("mV·ms", 1.0)
+        return shown_unit("nA" if clamp == "voltage" else "mV")
+
     def _show_protocol(self) -> None:
-        """Say which protocol a target with an empty protocol box is measured under: the tuner's."""
+        """Say in words which runs the fit makes (the checked targets' protocols), and how to
+        name another protocol in a target's box."""
         p = getattr(self.tuner, "protocol", None)
         if p is None:
             return
-        clamp = f"{p.clamp} clamp" + (f" at {p.hold_mV:g} mV" if p.clamp == "voltage" else "")
-        text = (f"An empty protocol is the tuner's own: train of {p.n_train} pulses at {p.freq_hz:g} Hz, "
-                f"{p.n_rec} recovery pulses {p.delay_ms:g} ms later, {clamp} (a single event when every such "
-                "target is an event metric). Or type <code>single</code>, <code>train</code>, <code>20Hz</code> (a train at 20 Hz) or "
-                "<code>20Hz/1000ms</code> (recovery after 1000 ms).")
+        if getattr(self, "_clamp", None) not in (None, p.clamp) and not self._running:
+            self.reload()  # amplitude targets change unit with the clamp
+            return
+        runs = self._runs_in_words(p)
+        text = (f"<small><span class='bmtl-opt-runs'>{f'This fit runs {runs}.' if runs else 'No target is checked.'}"
+                "</span> An empty protocol box is the tuner's protocol; or type <code>single</code>, "
+                "<code>train</code>, <code>&lt;f&gt;Hz</code> (the tuner's train at f Hz) or "
+                "<code>&lt;f&gt;Hz/&lt;d&gt;ms</code> (and its recovery pulses d ms later).</small>")
         if self.targets_note.value != text:
-            self.targets_note.value = f"<small>{text}</small>"
+            self.targets_note.value = text
+
+    def _runs_in_words(self, p: Any) -> str:
+        """Each protocol of the checked targets in words, with the targets measured under it."""
+        chosen = [r for r in getattr(self, "_targets", {}).values() if r.fit.value]
+        plain = "train" if any(METRICS[r.metric][0] == "train" for r in chosen
+                               if not r.protocol.value.strip()) else "single"
+        named = getattr(self.optimizer, "_protocols_in", {}) or {}
+        groups: dict[str, list[str]] = {}
+        for r in chosen:
+            groups.setdefault(r.protocol.value.strip() or plain, []).append(_LABELS.get(r.metric, r.metric))
+        parts = []
+        for name, metrics in groups.items():
+            try:
+                fp = _parse_protocol(name, named)
+                words = _protocol_words(fp.kind, dict(fp.overrides), p)
+            except OptimizerError as err:
+                words = f"“{html.escape(name)}” ({html.escape(str(err))})"
+            parts.append(f"<b>{words}</b> for {html.escape(', '.join(metrics))}")
+        return "; ".join(parts)
 
     # --- building the optimizer -----------------------------------------------------------
     def _problem(self) -> dict[str, Any]:
@@ -271,7 +348,7 @@ class FitPanel:
         keys = [r.key for r in chosen]
         if len(set(keys)) != len(keys):
             raise OptimizerError("two targets have the same metric and protocol")
-        return {"params": params, "targets": {r.key: float(r.value.value) for r in chosen},
+        return {"params": params, "targets": {r.key: r.target for r in chosen},
                 "weights": {r.key: float(r.weight.value) for r in chosen}}
 
     def _make_optimizer(self) -> SynapseOptimizer:
@@ -497,16 +574,18 @@ class FitPanel:
         for t in (opt._targets if opt is not None else []):
             v = best.metrics.get(t.key, float("nan"))
             dev = (v - t.value) / t.scale * 100 if math.isfinite(v) else float("nan")
+            unit, k = self._unit_of(t.metric)
             rows.append(f"<tr data-target='{html.escape(t.key)}'><td>{html.escape(t.key)}</td>"
-                        f"<td>{_fmt(t.value)}</td><td class='bmtl-val'>{_fmt(v)}</td><td>{_fmt(dev)} %</td>"
-                        f"<td>{_fmt(t.weight)}</td></tr>")
+                        f"<td>{_fmt(t.value * k)}</td><td class='bmtl-val'>{_fmt(v * k)}</td>"
+                        f"<td>{html.escape(unit)}</td><td>{_fmt(dev)} %</td><td>{_fmt(t.weight)}</td></tr>")
         self.metrics.value = ("<table class='bmtl-opt-table'><tr><th>target</th><th>wanted</th><th>best</th>"
-                              "<th>off by</th><th>weight</th></tr>" + "".join(rows) + "</table>")
+                              "<th>unit</th><th>off by</th><th>weight</th></tr>" + "".join(rows) + "</table>")
         if not best.trace:
             return
         pname = next(iter(best.trace))
         t, x, unit = best.trace[pname]
-        scale, ylabel = (1e3, "i (pA)") if unit == "nA" else (1.0, f"v ({unit})")
+        shown, scale = shown_unit(unit)
+        ylabel = f"i ({shown})" if unit == "nA" else f"v ({shown})"
         ys = [np.asarray(x, dtype=np.float32) * scale]
         series = [{"label": f"best ({pname})", "color": "#d62728"}]
         last = getattr(self.tuner, "last", None)

@@ -45,6 +45,31 @@ METRIC_ROWS = [
 ]
 
 
+#: Currents are shown in pA everywhere (plot, metrics table, optimizer); the tuner measures nA.
+_SHOWN_UNITS = {"nA": ("pA", 1e3)}
+#: How long "Saved N changes" stays before the save state line alone says what is unsaved (s).
+SAVED_NOTE_S = 5.0
+#: What each STP index means (docs/metrics.md §2): tooltips and the metrics help below the table.
+METRIC_HELP = {
+    "simple_ppr": "simple PPR = A₂/A₁, the 2nd response over the 1st: > 1 facilitation, < 1 depression",
+    "ppr": "PPR = (A₂ − A₁)/N (bmtool's definition), N = the normaliser (by default the 90th percentile of "
+           "the train's amplitudes): > 0 facilitation, < 0 depression",
+    "induction": "induction = (mean(A₆..A₈) − A₁)/N: how the late train compares with the 1st response",
+    "recovery": "recovery = (mean(A₉..A₁₂) − mean(A₁..A₄))/N: the recovery pulses against the train's start",
+}
+
+
+def shown_unit(unit: str) -> tuple[str, float]:
+    """The unit a value measured in ``unit`` is shown in, and the factor to it (nA -> pA)."""
+    return _SHOWN_UNITS.get(unit, (unit, 1.0))
+
+
+def dimensionless_as_one(text: str) -> str:
+    """One word for dimensionless values in what the tuner shows: "(1)", as on its sliders
+    (the dynamics module writes "(fraction)" / "(unitless)" in its diffs)."""
+    return text.replace(" (fraction)", " (1)").replace(" (unitless)", " (1)")
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "–"
@@ -55,6 +80,18 @@ def _fmt(value: Any) -> str:
     if math.isnan(v):
         return "–"
     return f"{v:.4g}"
+
+
+def _scaled(value: Any, factor: float) -> Any:
+    """``value`` × ``factor`` when it is a number (a unit change for display), else as it is."""
+    return value * factor if isinstance(value, (int, float, np.floating)) and factor != 1.0 else value
+
+
+def _metrics_help(metrics: dict) -> str:
+    """A folded "what these mean" under the table: one line per STP index shown."""
+    lines = "".join(f"<li data-help='{k}'>{html.escape(t)}</li>" for k, t in METRIC_HELP.items() if k in metrics)
+    return (f"<details class='bmtl-syn-help'><summary>What the indices mean</summary><ul>{lines}</ul>"
+            "<small>A<sub>n</sub>: the n-th response of the train.</small></details>" if lines else "")
 
 
 def _shown(value: float) -> float:
@@ -225,6 +262,11 @@ class SynapseDashboard:
         self._fit_panel = None
         self.metrics = w.HTML()
         self.metrics.add_class("bmtl-syn-metrics")
+        self.metrics_help = w.HTML()
+        self.metrics_help.add_class("bmtl-syn-metrics-help")
+        self.save_state = w.HTML()
+        self.save_state.add_class("bmtl-syn-save-state")
+        self._saved_timer: threading.Timer | None = None
         self.message = w.HTML()
         self.message.add_class("bmtl-syn-message")
         self.box = w.VBox([
@@ -233,9 +275,9 @@ class SynapseDashboard:
             w.HBox([self.kind, self.clamp], layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.freq, self.delay, self.hold], layout=w.Layout(flex_flow="row wrap")),
             self.params_box,
-            w.HBox([self.undo_btn, self.redo_btn, self.pin_btn, self.unpin_btn, self.save_btn, self.optimize_btn],
-                   layout=w.Layout(flex_flow="row wrap")),
-            self.fit_box, self.save_box, self.message, self.panel, self.metrics,
+            w.HBox([self.undo_btn, self.redo_btn, self.pin_btn, self.unpin_btn, self.save_btn, self.optimize_btn,
+                    self.save_state], layout=w.Layout(flex_flow="row wrap", align_items="center")),
+            self.fit_box, self.save_box, self.message, self.panel, self.metrics, self.metrics_help,
         ], layout=w.Layout(width="100%", min_width="0"))
         self.box.add_class("bmtl-syn-tuner")
 
@@ -329,7 +371,7 @@ class SynapseDashboard:
 
     def run(self, autoscale: bool = False) -> None:
         self._autoscale = autoscale or self._last is None
-        self.message.value = ""
+        self._clear_message()
         self.panel.status = "running…"
         self.tuner.submit(kind=self.kind.value)
 
@@ -354,6 +396,7 @@ class SynapseDashboard:
         self.undo_btn.disabled = not t.can_undo
         self.redo_btn.disabled = not t.can_redo
         self.unpin_btn.disabled = t.pinned is None
+        self._show_save_state()
         opts = self._connection_options()
         if [o[0] for o in opts] != [o[0] for o in self.connection.options]:
             with self._lock:
@@ -380,8 +423,9 @@ class SynapseDashboard:
             self._error(err)
             return
         note = self.save_box.children[0]
+        changed = bool(text) and text != "no changes"
         note.value = (f"<b>Write to {html.escape(str(self.tuner.current.dynamics_path))}:</b>"
-                      f"<pre class='bmtl-syn-diff'>{html.escape(text or 'no changes')}</pre>")
+                      f"<pre class='bmtl-syn-diff'>{html.escape(dimensionless_as_one(text) if changed else 'nothing unsaved: the file holds these values')}</pre>")
         self.save_box.layout.display = "flex"
 
     def confirm_save(self) -> None:
@@ -392,13 +436,40 @@ class SynapseDashboard:
             return
         self._hide_save()
         backup = getattr(res, "backup_path", None)
-        self.message.value = (f"<span class='bmtl-ok'>Saved {len(getattr(res, 'changes', []) or [])} change(s) to "
-                              f"{html.escape(str(res.path))}"
-                              f"{' (previous version: ' + html.escape(str(backup)) + ')' if backup else ''}</span>")
+        n = len(getattr(res, "changes", []) or [])
+        self._show_message(f"<span class='bmtl-ok'>Saved {n} change{'' if n == 1 else 's'} to "
+                           f"{html.escape(str(res.path))}"
+                           f"{' (previous version: ' + html.escape(str(backup)) + ')' if backup else ''}</span>",
+                           clear_after_s=SAVED_NOTE_S)
         self._update_buttons()
 
     def _hide_save(self) -> None:
         self.save_box.layout.display = "none"
+
+    def _show_save_state(self) -> None:
+        """Beside Save…: whether the selected connection differs from its file."""
+        ct = getattr(self.tuner, "current", None)
+        dirty = ct is not None and ct.name in set(getattr(self.tuner, "unsaved", []) or [])
+        self.save_state.value = ("<span class='bmtl-syn-unsaved'>unsaved changes</span>" if dirty
+                                 else "<span class='bmtl-muted'>nothing unsaved</span>")
+
+    def _show_message(self, text: str, clear_after_s: float | None = None) -> None:
+        """A message under the buttons; a passing one (``clear_after_s``) clears itself, and
+        every new run clears it too."""
+        self._clear_message()
+        self.message.value = text
+        if clear_after_s is not None:
+            timer = threading.Timer(clear_after_s, self._clear_message, kwargs={"only": text})
+            timer.daemon = True
+            self._saved_timer = timer
+            timer.start()
+
+    def _clear_message(self, only: str | None = None) -> None:
+        if only is None and self._saved_timer is not None:
+            self._saved_timer.cancel()
+            self._saved_timer = None
+        if only is None or self.message.value == only:
+            self.message.value = ""
 
     # --- tuner -> widgets -----------------------------------------------------------------
     def _on_event(self, event: str, payload: Any) -> None:
@@ -457,6 +528,9 @@ class SynapseDashboard:
                         autoscale=getattr(self, "_autoscale", True), y_from_ms=_y_from_ms(pulses))
         self._autoscale = False
         self.metrics.value = self._metrics_table(result, pinned)
+        help_text = _metrics_help(result.metrics)
+        if self.metrics_help.value != help_text:  # a rewrite would fold it while the user reads it
+            self.metrics_help.value = help_text
 
     def _status(self, result: Any) -> str:
         wall = getattr(result, "wall_ms", None)
@@ -470,18 +544,21 @@ class SynapseDashboard:
         for key, label, unit in METRIC_ROWS:
             if key not in m:
                 continue
-            u = unit if unit is not None else units.get(key, "")
-            pin_cell = f"<td class='bmtl-pinned'>{_fmt(pm.get(key))}</td>" if pinned is not None else ""
-            rows.append(f"<tr data-metric='{key}'><td>{label}</td><td class='bmtl-val'>{_fmt(m[key])}</td>"
-                        f"<td>{html.escape(u or '')}</td>{pin_cell}</tr>")
+            u, k = shown_unit(unit if unit is not None else units.get(key, ""))
+            pin = pm.get(key)
+            pin_cell = f"<td class='bmtl-pinned'>{_fmt(_scaled(pin, k))}</td>" if pinned is not None else ""
+            tip = f" title='{html.escape(METRIC_HELP[key])}'" if key in METRIC_HELP else ""
+            rows.append(f"<tr data-metric='{key}'><td{tip}>{label}</td><td class='bmtl-val'>{_fmt(_scaled(m[key], k))}"
+                        f"</td><td>{html.escape(u or '')}</td>{pin_cell}</tr>")
         reason = (getattr(result, "info", None) or {}).get("no_response")
         if reason:
             rows.append(f"<tr data-metric='no_response' class='bmtl-warn'><td>no response</td>"
                         f"<td colspan='3'>{html.escape(reason)}</td></tr>")
         amps = m.get("amplitudes")
         if amps is not None and len(amps):
-            rows.append(f"<tr data-metric='amplitudes'><td>pulse amplitudes</td><td colspan='3'>"
-                        f"{', '.join(_fmt(a) for a in amps)}</td></tr>")
+            u, k = shown_unit(units.get("amplitudes", units.get("amplitude", "")))
+            rows.append(f"<tr data-metric='amplitudes'><td>pulse amplitudes{f' ({html.escape(u)})' if u else ''}</td>"
+                        f"<td colspan='3'>{', '.join(_fmt(_scaled(a, k)) for a in amps)}</td></tr>")
         head = "<tr><th>metric</th><th>value</th><th>unit</th>" + ("<th>pinned</th>" if pinned is not None else "") \
             + "</tr>"
         notes = [n for n in (getattr(result, "notes", None) or []) if not n.startswith("no response")]

@@ -110,12 +110,28 @@ function yRange(model, scaleKey) {
   };
 }
 
+// The unit at the end of an axis label: "i (pA)" -> "pA" ("" when there is none).
+function unitOfLabel(label) {
+  const m = /\(([^()]+)\)\s*$/.exec(label || "");
+  return m ? m[1] : "";
+}
+
+// A cursor readout: 4 significant digits and the unit ("–" off the data).
+function readout(v, unit) {
+  if (v == null || !Number.isFinite(v)) return "–";
+  const text = Math.abs(v) < 1e-12 ? "0" : String(Number(v.toPrecision(4)));
+  return unit ? `${text} ${unit}` : text;
+}
+
 function buildOptions(model, width, hooks) {
   const meta = model.get("series") || [];
   const hasY2 = meta.some((s) => s.scale === "y2");
-  const series = [{ label: model.get("x_label") || "t (ms)" }];
+  const xUnit = unitOfLabel(model.get("x_label") || "t (ms)");
+  const series = [{ label: model.get("x_label") || "t (ms)", value: (u, v) => readout(v, xUnit) }];
   meta.forEach((s, i) => {
+    const unit = s.unit || unitOfLabel(model.get(s.scale === "y2" ? "y2_label" : "y_label"));
     series.push({
+      value: (u, v) => readout(v, unit),
       label: s.label || `trace ${i + 1}`,
       stroke: s.color || PALETTE[i % PALETTE.length],
       width: s.width || 1.5,
