@@ -4,6 +4,11 @@
 FFT length padded to a fast size (``scipy.fft.next_fast_len``: an awkward length such as
 bmtool's 600 001 points, with a prime factor 1373, costs 20× more). Resonance is the argmax
 of ``|Z|`` in ``(f0, f1]``; ``Q = |Z(f_res)| / |Z(lowest f in the band)|``.
+
+A cell "has no resonance" (:func:`is_resonant` false) when ``|Z|`` peaks at the lowest frequency
+of the band or ``Q < RESONANCE_MIN_Q``: a low-pass membrane gives Q = 1 exactly, and the
+bin-to-bin ripple of an FFT estimate (about 0.5 % on the example cells) makes a falling curve's
+largest value land a little above the first bin (Q 1.005) without any real peak.
 """
 
 from __future__ import annotations
@@ -16,7 +21,16 @@ from numpy.typing import ArrayLike, NDArray
 
 from .traces import ensure_uniform
 
-__all__ = ["ImpedanceResult", "chirp_current", "impedance_profile"]
+__all__ = ["RESONANCE_MIN_Q", "ImpedanceResult", "chirp_current", "impedance_profile", "is_resonant"]
+
+#: Smallest Q that counts as a resonance (see the module docstring): 1 % above a flat response.
+RESONANCE_MIN_Q = 1.01
+
+
+def is_resonant(resonance_hz: float, q_factor: float, lowest_hz: float) -> bool:
+    """True when the impedance peak is a resonance: above the band's lowest frequency and
+    ``q_factor >= RESONANCE_MIN_Q``."""
+    return bool(resonance_hz > lowest_hz and q_factor >= RESONANCE_MIN_Q)
 
 
 def chirp_current(
@@ -105,6 +119,11 @@ class ImpedanceResult:
     def to_dict(self) -> dict[str, float]:
         """The scalar results (units in the key names)."""
         return {"resonance_hz": float(self.resonance_hz), "q_factor": float(self.q_factor)}
+
+    @property
+    def resonant(self) -> bool:
+        """Whether the peak is a resonance (:func:`is_resonant`)."""
+        return is_resonant(self.resonance_hz, self.q_factor, float(self.freq_hz[0]))
 
 
 def impedance_profile(

@@ -52,6 +52,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["CellProfiler", "ClampProfile", "FICurve", "PassiveProfile", "ZapProfile", "PROFILE_COLUMNS"]
 
 #: Columns of :meth:`CellProfiler.profile_all`.
+#: The ZAP protocol's settings unless given: :meth:`CellProfiler.zap`, :meth:`CellProfiler.profile_all`
+#: and the dashboard's ZAP tab share them, so the ZAP tab and the All-cells table report the same f_res.
+ZAP_DEFAULTS: dict[str, Any] = {"f0_hz": 0.5, "f1_hz": 20.0, "duration_ms": 10_000.0, "amp_nA": 0.01,
+                                "kind": "linear", "delay_ms": 500.0, "tail_ms": 300.0}
 PROFILE_COLUMNS = ("v_rest_mV", "r_in_MOhm", "tau_ms", "sag_ratio", "rheobase_nA", "max_rate_Hz", "f_res_Hz")
 _UNIT_TO_NA = {"nA": 1.0, "pA": 1e-3}
 #: Seconds one sweep item (a step, a chirp, a rheobase search) may run before it is stopped.
@@ -232,9 +236,16 @@ class ZapProfile:
 
         return pd.DataFrame({"freq_Hz": self.freq_hz, "z_MOhm": self.z_mag_MOhm, "phase_rad": self.phase_rad})
 
+    @property
+    def resonant(self) -> bool:
+        """Whether the impedance peak is a resonance (``analysis.impedance.is_resonant``)."""
+        from ..analysis.impedance import is_resonant
+
+        return self.freq_hz.size > 0 and is_resonant(self.resonance_hz, self.q_factor, float(self.freq_hz[0]))
+
     def to_dict(self) -> dict[str, Any]:
         return {"cell": self.cell, "f0_Hz": self.f0_hz, "f1_Hz": self.f1_hz, "kind": self.kind,
-                "resonance_Hz": self.resonance_hz, "q_factor": self.q_factor,
+                "resonance_Hz": self.resonance_hz, "q_factor": self.q_factor, "resonant": self.resonant,
                 "freq_Hz": self.freq_hz.tolist(), "z_MOhm": self.z_mag_MOhm.tolist(),
                 "phase_rad": self.phase_rad.tolist()}
 
@@ -495,8 +506,10 @@ class CellProfiler:
                             np.asarray(out["spike_times_ms"]), out["n_spikes"], out["rate_hz"], out["features"],
                             out["solve_ms"])
 
-    def zap(self, f0_hz: float = 0.5, f1_hz: float = 20.0, *, duration_ms: float = 10_000.0, amp_nA: float = 0.01,
-            kind: str = "linear", delay_ms: float = 500.0, tail_ms: float = 300.0, smooth: int | None = None,
+    def zap(self, f0_hz: float = ZAP_DEFAULTS["f0_hz"], f1_hz: float = ZAP_DEFAULTS["f1_hz"], *,
+            duration_ms: float = ZAP_DEFAULTS["duration_ms"], amp_nA: float = ZAP_DEFAULTS["amp_nA"],
+            kind: str = ZAP_DEFAULTS["kind"], delay_ms: float = ZAP_DEFAULTS["delay_ms"],
+            tail_ms: float = ZAP_DEFAULTS["tail_ms"], smooth: int | None = None,
             cell: str | None = None, inject: str | None = None, record: str | None = None,
             cvode: bool = False, dt: float | None = None, stream: bool = False,
             on_partial: Callable[[Any], None] | None = None) -> ZapProfile:
@@ -608,8 +621,10 @@ class CellProfiler:
                     on_result: Callable[[int, int], None] | None = None) -> pd.DataFrame:
         """One row per cell type: v_rest_mV, r_in_MOhm, tau_ms, sag_ratio, rheobase_nA,
         max_rate_Hz (over the F–I range), f_res_Hz. Every run of every cell goes to the sweep
-        executor at once; ``zap`` is a dict of :meth:`zap` settings (default 0.5–20 Hz over
-        5 s) or False. Failed parts are NaN and listed in ``df.attrs["errors"]``.
+        executor at once; ``zap`` is a dict of :meth:`zap` settings (default :data:`ZAP_DEFAULTS`,
+        0.5–20 Hz over 10 s, as :meth:`zap`) or False; f_res_Hz is the impedance peak, and
+        ``df.attrs["resonant"][cell]`` says whether it is a resonance (``is_resonant``). Failed
+        parts are NaN and listed in ``df.attrs["errors"]``.
         ``on_result(done, total)`` reports progress."""
         import pandas as pd
 
@@ -617,8 +632,7 @@ class CellProfiler:
         from ..sim.executor import get_executor
 
         names = [self._resolve(c) for c in (cells if cells is not None else self.cells)]
-        zap_kw = {"f0_hz": 0.5, "f1_hz": 20.0, "duration_ms": 5000.0, "amp_nA": 0.01, "kind": "linear",
-                  "delay_ms": 500.0, "tail_ms": 300.0, **(zap if isinstance(zap, dict) else {})}
+        zap_kw = {**ZAP_DEFAULTS, **(zap if isinstance(zap, dict) else {})}
         k = _UNIT_TO_NA[unit]
         currents = fi_currents(fi[0] * k, fi[1] * k, fi[2] * k)
         items: list[tuple[str, str, dict]] = []  # (cell, what, kwargs)
@@ -644,6 +658,7 @@ class CellProfiler:
                       timeout=ITEM_TIMEOUT_S)
         rows = {n: dict.fromkeys(PROFILE_COLUMNS, float("nan")) for n in names}
         errors: dict[str, list[str]] = {}
+        resonant: dict[str, bool] = {}
         curves = {n: FICurve(n, currents, 100.0, 100.0 + fi_dur_ms) for n in names}
         fi_kw: dict[str, dict] = {}
         for (name, what, kw), out in zip(items, outs, strict=True):
@@ -656,6 +671,7 @@ class CellProfiler:
                 row.update(v_rest_mV=p.v_rest_mV, r_in_MOhm=p.r_in_MOhm, tau_ms=p.tau_ms, sag_ratio=p.sag_ratio)
             elif what == "zap":
                 row["f_res_Hz"] = out["impedance"].resonance_hz
+                resonant[name] = out["impedance"].resonant
             else:
                 i = int(np.argmin(np.abs(currents - kw["amp_nA"])))
                 curves[name].rates_hz[i], curves[name].n_spikes[i] = out["rate_hz"], out["n_spikes"]
@@ -682,7 +698,7 @@ class CellProfiler:
         df.index.name = "cell"
         df.attrs.update(errors=errors, passive_amp_nA=passive_amp_nA, fi_range_nA=[float(currents[0]),
                         float(currents[-1]), float(currents[1] - currents[0]) if currents.size > 1 else 0.0],
-                        fi_dur_ms=fi_dur_ms, zap=zap_kw if zap is not False else None)
+                        fi_dur_ms=fi_dur_ms, zap=zap_kw if zap is not False else None, resonant=resonant)
         return df
 
     # --- cell parameters (what-ifs) -----------------------------------------------------------

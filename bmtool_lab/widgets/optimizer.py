@@ -29,6 +29,7 @@ from bmtool_lab.tuning.optimizer import (
     _parse_protocol,
 )
 
+from ._format import fmt_number
 from .synapse import METRIC_HELP, shown_unit
 from .trace import TracePanel
 
@@ -39,12 +40,7 @@ _LABELS = {"amplitude": "amplitude", "latency_ms": "latency (ms)", "rise_time_ms
            "recovery": "recovery"}
 
 
-def _fmt(v: Any) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return html.escape(str(v))
-    return "–" if not math.isfinite(f) else f"{f:.4g}"
+_fmt = fmt_number
 
 
 def _short(v: float) -> float:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import threading
 import time
 import traceback
@@ -25,8 +24,11 @@ import bqplot as bq
 import ipywidgets as w
 import numpy as np
 
+from ..analysis.impedance import RESONANCE_MIN_Q
 from ..sim import profiler_jobs as jobs
 from ..sim.errors import SimError
+from ..tuning.profiler import ZAP_DEFAULTS
+from ._format import fmt_number
 from .problems import problems_box
 from .trace import TracePanel
 
@@ -36,16 +38,24 @@ TABS = ("passive", "clamp", "fi", "zap", "all")
 TAB_TITLES = ("Passive", "Current clamp", "F–I", "ZAP", "All cells")
 #: F–I plot updates per second while a sweep fills it in (the final state is always drawn).
 FI_PLOT_HZ = 8.0
-_FEATURE_UNITS = {"first_spike_latency_ms": "ms", "ap_amplitude_mV": "mV", "ap_half_width_ms": "ms",
-                  "ahp_depth_mV": "mV", "isi_mean_ms": "ms", "mean_frequency_hz": "Hz", "rate_Hz": "Hz"}
+# Feature names end in their unit (ap_amplitude_mV); abbreviations are written as such.
+_UNIT_SUFFIXES = {"ms": "ms", "mv": "mV", "hz": "Hz", "na": "nA", "pa": "pA", "mohm": "MΩ"}
+_ABBREVIATIONS = {"ap": "AP", "ahp": "AHP", "isi": "ISI", "cv": "CV"}
 
 
-def _fmt(x: Any) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return html.escape(str(x))
-    return "–" if not math.isfinite(v) else f"{v:.4g}"
+def feature_label(name: str) -> tuple[str, str]:
+    """A feature's name as a reader writes it, and its unit: ``ap_amplitude_mV`` -> ("AP
+    amplitude", "mV"), ``adaptation_index`` -> ("Adaptation index", "")."""
+    words = name.split("_")
+    unit = _UNIT_SUFFIXES.get(words[-1].lower(), "") if len(words) > 1 else ""
+    if unit:
+        words = words[:-1]
+    words = [_ABBREVIATIONS.get(wd.lower(), wd) for wd in words]
+    text = " ".join(words)
+    return (text[:1].upper() + text[1:], unit)
+
+
+_fmt = fmt_number
 
 
 def _num(value: float, description: str, css: str, lo: float = -1e9, hi: float = 1e9,
@@ -60,6 +70,28 @@ def _table(rows: list[tuple[str, Any, str]], css: str) -> str:
     body = "".join(f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{_fmt(v)}</td>"
                    f"<td>{html.escape(u)}</td></tr>" for k, v, u in rows)
     return f"<table class='{css}' style='font-size:12px'>{body}</table>"
+
+
+def _zap_summary(res: Any) -> str:
+    """Resonance and Q of a ZapProfile, or "none" with the reason (``is_resonant``'s rule)."""
+    peak = ("|Z| max", float(np.max(res.z_mag_MOhm)), "MΩ")
+    if res.resonant:
+        return _table([("resonance", res.resonance_hz, "Hz"), ("Q", res.q_factor, ""), peak], "bmtl-prof-zap-values")
+    lowest = float(res.freq_hz[0])
+    why = (f"|Z| is largest at the lowest frequency ({_fmt(lowest)} Hz)" if res.resonance_hz <= lowest else
+           f"the peak at {_fmt(res.resonance_hz)} Hz is within noise of flat (Q {_fmt(res.q_factor)} < "
+           f"{RESONANCE_MIN_Q:g})")
+    return (_table([("resonance", "none", ""), ("Q", res.q_factor, ""), peak], "bmtl-prof-zap-values")
+            + f"<div class='bmtl-prof-zap-none'><small>no resonance: {html.escape(why)}</small></div>")
+
+
+def _all_cells_table(df: Any) -> str:
+    """profile_all's table as shown: numbers as everywhere else, f_res "none" without a resonance."""
+    shown = df.astype(object).map(_fmt)
+    for cell, resonant in (df.attrs.get("resonant") or {}).items():
+        if not resonant and cell in shown.index:
+            shown.loc[cell, "f_res_Hz"] = "none"
+    return shown.to_html(classes="bmtl-prof-all-values", escape=False)
 
 
 def _link(data: str, filename: str, mime: str, label: str, css: str) -> str:
@@ -225,21 +257,25 @@ class ProfilerDashboard:
         self.f_out = w.HTML()
         self.f_out.add_class("bmtl-prof-fi-summary")
         # ZAP
-        self.z_f0 = _num(0.5, "f0 (Hz)", "bmtl-prof-zap-f0", 0.01, 1e4, 0.5)
-        self.z_f1 = _num(20.0, "f1 (Hz)", "bmtl-prof-zap-f1", 0.01, 1e4, 1)
-        self.z_dur = _num(10000.0, "duration (ms)", "bmtl-prof-zap-dur", 100, 1e6, 500)
-        self.z_amp = _num(0.01, "amplitude (nA)", "bmtl-prof-zap-amp", -10, 10, 0.005)
-        self.z_kind = w.Dropdown(options=["linear", "exponential"], value="linear", description="chirp",
+        z = ZAP_DEFAULTS
+        self.z_f0 = _num(z["f0_hz"], "f0 (Hz)", "bmtl-prof-zap-f0", 0.01, 1e4, 0.5)
+        self.z_f1 = _num(z["f1_hz"], "f1 (Hz)", "bmtl-prof-zap-f1", 0.01, 1e4, 1)
+        self.z_dur = _num(z["duration_ms"], "duration (ms)", "bmtl-prof-zap-dur", 100, 1e6, 500)
+        self.z_amp = _num(z["amp_nA"], "amplitude (nA)", "bmtl-prof-zap-amp", -10, 10, 0.005)
+        self.z_kind = w.Dropdown(options=["linear", "exponential"], value=z["kind"], description="chirp",
                                  layout=w.Layout(width="190px"), style={"description_width": "55px"})
         zx, zy, zp = bq.LinearScale(), bq.LinearScale(), bq.LinearScale()
-        self.z_mag = bq.Lines(x=[], y=[], scales={"x": zx, "y": zy}, colors=["#1f77b4"], labels=["|Z| (MΩ)"])
+        self.z_mag = bq.Lines(x=[], y=[], scales={"x": zx, "y": zy}, colors=["#1f77b4"], labels=["|Z| (MΩ)"],
+                              display_legend=True)
         self.z_phase = bq.Lines(x=[], y=[], scales={"x": zx, "y": zp}, colors=["#d62728"], labels=["phase (rad)"],
-                                line_style="dashed")
-        self.z_fig = bq.Figure(marks=[self.z_mag, self.z_phase], title="",
+                                line_style="dashed", display_legend=True)
+        # axis labels set off from their tick labels (4-digit ticks such as "-0.25" need ~35 px)
+        self.z_fig = bq.Figure(marks=[self.z_mag, self.z_phase], title="", legend_location="top-right",
                                axes=[bq.Axis(scale=zx, label="frequency (Hz)"),
-                                     bq.Axis(scale=zy, label="|Z| (MΩ)", orientation="vertical"),
-                                     bq.Axis(scale=zp, label="phase (rad)", orientation="vertical", side="right")],
-                               fig_margin={"top": 20, "bottom": 45, "left": 55, "right": 55},
+                                     bq.Axis(scale=zy, label="|Z| (MΩ)", orientation="vertical", label_offset="42px"),
+                                     bq.Axis(scale=zp, label="phase (rad)", orientation="vertical", side="right",
+                                             label_offset="42px")],
+                               fig_margin={"top": 20, "bottom": 45, "left": 60, "right": 60},
                                layout=w.Layout(width="100%", height="260px"))
         self.z_fig.add_class("bmtl-prof-zap-plot")
         self.z_out = w.HTML()
@@ -428,11 +464,10 @@ class ProfilerDashboard:
                                                      threshold_mV=p.threshold_mV, stream=True)
             markers = [d, d + dur]
         else:
-            d, dur = 500.0, self.z_dur.value
-            _, kw = p._common(name, False, d + dur + 300.0)
-            fn, extra = jobs.zap_job, dict(f0_hz=self.z_f0.value, f1_hz=self.z_f1.value, duration_ms=dur,
-                                           amp_nA=self.z_amp.value, kind=self.z_kind.value, delay_ms=d,
-                                           tail_ms=300.0, stream=False)
+            z = self._zap_settings()
+            d, dur = z["delay_ms"], z["duration_ms"]
+            _, kw = p._common(name, False, d + dur + z["tail_ms"])
+            fn, extra = jobs.zap_job, dict(z, stream=False)
             markers = [d, d + dur]
         self.status.value = f"running {html.escape(tab)} on {html.escape(name)}…"
         self.panel.status = "running…"
@@ -529,6 +564,11 @@ class ProfilerDashboard:
                         status=f"step {i + 1}/{curve.currents_nA.size}: {int(curve.n_spikes[i])} spikes, "
                                f"{curve.rates_hz[i]:.1f} Hz", autoscale=True)
 
+    def _zap_settings(self) -> dict[str, Any]:
+        """The ZAP tab's settings: its run and the All-cells table's ZAP are the same protocol."""
+        return {**ZAP_DEFAULTS, "f0_hz": self.z_f0.value, "f1_hz": self.z_f1.value,
+                "duration_ms": self.z_dur.value, "amp_nA": self.z_amp.value, "kind": self.z_kind.value}
+
     # --- all cells ------------------------------------------------------------------------------
     def _start_all(self) -> None:
         self.a_run.disabled = True
@@ -539,7 +579,7 @@ class ProfilerDashboard:
 
         def work() -> None:
             try:
-                df = self.prof.profile_all(on_result=progress)
+                df = self.prof.profile_all(on_result=progress, zap=self._zap_settings())
                 self.last["all"] = df
                 self._draw("all", df)
             except Exception as err:
@@ -569,7 +609,7 @@ class ProfilerDashboard:
             self.panel.push(res.t_ms, [res.v_mV], v_series, markers=[res.t_on_ms, res.t_off_ms], autoscale=True,
                             status=f"done: {res.n_spikes} spikes, {res.rate_hz:.1f} Hz; NEURON {res.solve_ms:.0f} ms")
             rows = [("spikes in step", res.n_spikes, ""), ("rate", res.rate_hz, "Hz")]
-            rows += [(k, v, _FEATURE_UNITS.get(k, "")) for k, v in res.features.items()]
+            rows += [(label, v, unit) for (label, unit), v in ((feature_label(k), v) for k, v in res.features.items())]
             self.c_out.value = _table(rows, "bmtl-prof-features-values")
         elif tab == "fi":
             self._draw_fi_points(res)
@@ -588,10 +628,9 @@ class ProfilerDashboard:
             with self.z_fig.hold_sync():
                 self.z_mag.x, self.z_mag.y = res.freq_hz, res.z_mag_MOhm
                 self.z_phase.x, self.z_phase.y = res.freq_hz, res.phase_rad
-            self.z_out.value = _table([("resonance", res.resonance_hz, "Hz"), ("Q", res.q_factor, ""),
-                                       ("|Z| max", float(np.max(res.z_mag_MOhm)), "MΩ")], "bmtl-prof-zap-values")
+            self.z_out.value = _zap_summary(res)
         elif tab == "all":
-            self.a_out.value = res.to_html(float_format=lambda x: f"{x:.4g}", classes="bmtl-prof-all-values")
+            self.a_out.value = _all_cells_table(res)
         self.status.value = f"{name}: {html.escape(TAB_TITLES[TABS.index(tab)])} done"
         self._export_links(tab, res)
 

@@ -16,6 +16,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
+from ._format import fmt_number
 from .problems import problems_box
 from .trace import TracePanel
 
@@ -70,16 +71,7 @@ def dimensionless_as_one(text: str) -> str:
     return text.replace(" (fraction)", " (1)").replace(" (unitless)", " (1)")
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "–"
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return html.escape(str(value))
-    if math.isnan(v):
-        return "–"
-    return f"{v:.4g}"
+_fmt = fmt_number
 
 
 def _scaled(value: Any, factor: float) -> Any:
