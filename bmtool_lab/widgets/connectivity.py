@@ -56,14 +56,39 @@ class _GridHeatMap(bq.GridHeatMap):
 
 
 def _fmt(x: float) -> str:
+    """A matrix value: whole numbers as they are ("0", "150"), others to 3 significant digits."""
     if x is None or not np.isfinite(x):
         return "–"
     return f"{x:.0f}" if float(x).is_integer() else f"{x:.3g}"
 
 
+# viridis (bqplot's colour scheme here), 10 stops; the text on a cell is white or black, whichever
+# contrasts more with the cell's colour (WCAG relative luminance; white below 0.179)
+_VIRIDIS = np.array([[68, 1, 84], [72, 40, 120], [62, 73, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137],
+                     [53, 183, 121], [110, 206, 88], [181, 222, 43], [253, 231, 37]], dtype=float) / 255.0
+_WHITE_TEXT_BELOW = 0.179
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    """WCAG relative luminance of sRGB colours (… × 3, 0..1)."""
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return lin @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def text_colours(values: np.ndarray, vmin: float, vmax: float) -> list[str]:
+    """Per value, the text colour readable on its viridis cell (black on the grey of NaN)."""
+    v = np.asarray(values, dtype=float).ravel()
+    t = np.clip((v - vmin) / ((vmax - vmin) or 1.0), 0.0, 1.0)
+    x = np.nan_to_num(t) * (len(_VIRIDIS) - 1)
+    k = np.minimum(x.astype(int), len(_VIRIDIS) - 2)
+    rgb = _VIRIDIS[k] + (x - k)[:, None] * (_VIRIDIS[k + 1] - _VIRIDIS[k])
+    dark = (_luminance(rgb) < _WHITE_TEXT_BELOW) & np.isfinite(v)
+    return ["white" if d else "black" for d in dark]
+
+
 def _dropdown(options: list, value: Any, description: str, css: str, width: str = "210px") -> w.Dropdown:
     d = w.Dropdown(options=options, value=value, description=description,
-                   layout=w.Layout(width=width), style={"description_width": "70px"})
+                   layout=w.Layout(width=width, max_width="100%"), style={"description_width": "80px"})
     d.add_class(css)
     return d
 
@@ -132,10 +157,10 @@ class ConnectivityDashboard(w.VBox):
         self.targets = _dropdown(pops, targets, "targets", "bmtl-conn-targets", "190px")
         self.convention = _dropdown(["sonata", "bmtool"], "sonata", "convention", "bmtl-conn-convention", "190px")
         self.connected_only = w.Checkbox(False, description="connected cells only", indent=False,
-                                         layout=w.Layout(width="170px"))
+                                         layout=w.Layout(width="170px", max_width="100%"))
         self.connected_only.add_class("bmtl-conn-connected-only")
         self.symmetric = w.Checkbox(False, description="gap junctions both ways", indent=False,
-                                    layout=w.Layout(width="190px"))
+                                    layout=w.Layout(width="190px", max_width="100%"))
         self.symmetric.add_class("bmtl-conn-symmetric")
 
         # heatmap: rows = source groups (top to bottom), columns = target groups
@@ -150,12 +175,17 @@ class ConnectivityDashboard(w.VBox):
                                       interactions={"hover": "tooltip"},
                                       selected_style={"stroke": "red", "stroke-width": "3px"},
                                       null_color="#eeeeee", stroke="white", tooltip=self.hover,
-                                      display_format=".3g", font_style={"font-size": "10px"})
+                                      display_format=None)
+        # the numbers on the cells: a Label mark, so each gets its own colour (GridHeatMap's own
+        # labels are all one colour, black on the dark end of viridis)
+        self.cell_labels = bq.Label(x=[], y=[], text=[], colors=["black"], align="middle", default_size=10,
+                                    font_weight="normal", scales={"x": self._col_scale, "y": self._row_scale})
         self._row_axis = bq.Axis(scale=self._row_scale, side="left", label="source")
         self._col_axis = bq.Axis(scale=self._col_scale, label="target", tick_rotate=-30)
         self._color_axis = bq.ColorAxis(scale=self._color_scale, side="right")
-        self.figure = bq.Figure(marks=[self.heatmap], axes=[self._row_axis, self._col_axis, self._color_axis],
-                                layout=w.Layout(width="560px", height="480px"),
+        self.figure = bq.Figure(marks=[self.heatmap, self.cell_labels],
+                                axes=[self._row_axis, self._col_axis, self._color_axis],
+                                layout=w.Layout(width="100%", max_width="560px", height="480px"),
                                 fig_margin={"top": 40, "bottom": 70, "left": 90, "right": 80})
         self.figure.add_class("bmtl-conn-heatmap")
         self.canvas_heatmap: CanvasHeatmap | None = None  # built on the first grid above MAX_GRID
@@ -193,7 +223,8 @@ class ConnectivityDashboard(w.VBox):
 
         # export
         self.export_path = w.Text(value="", placeholder=str(self._default_csv()), description="CSV path",
-                                  layout=w.Layout(width="420px"), style={"description_width": "70px"})
+                                  layout=w.Layout(flex="1 1 220px", min_width="0", max_width="420px"),
+                                  style={"description_width": "70px"})
         self.export_path.add_class("bmtl-conn-export-path")
         self.export_csv = w.Button(description="Export CSV", icon="download")
         self.export_csv.add_class("bmtl-conn-export-csv")
@@ -205,20 +236,22 @@ class ConnectivityDashboard(w.VBox):
         self.status = w.HTML("")
         self.status.add_class("bmtl-conn-status")
 
+        wrap = w.Layout(flex_flow="row wrap")  # pickers wrap at narrow widths (the sidebar) instead of clipping
         controls = w.VBox([
-            w.HBox([self.metric, self.stat, self.count, self.connected_only]),
-            w.HBox([self.group_by, self.sources, self.targets, self.convention, self.symmetric]),
+            w.HBox([self.metric, self.stat, self.count, self.connected_only], layout=wrap),
+            w.HBox([self.group_by, self.sources, self.targets, self.convention, self.symmetric], layout=wrap),
         ])
         # 3D view of the cells, built when first opened (its data are the network's every position)
         self.network_view: NetworkView3D | None = None
         self.view3d_box = w.VBox(layout=w.Layout(width="100%"))
-        self.view3d = w.Accordion(children=[self.view3d_box], selected_index=None, layout=w.Layout(width="100%"))
+        self.view3d = w.Accordion(children=[self.view3d_box], selected_index=None, layout=w.Layout(width="auto"))
         self.view3d.set_title(0, "Cells in 3D (positions, axes; a clicked matrix cell is highlighted)")
         self.view3d.add_class("bmtl-conn-3d")
         self.view3d.observe(self._on_view3d, "selected_index")
         problems = problems_box(getattr(explorer, "model_problems", []))
         self._plot_slot = len(problems) + 1  # where the heatmap sits: after the problems and the controls
-        super().__init__([*problems, controls, self.figure, w.HBox([self.export_path, self.export_csv, self.export_png]),
+        super().__init__([*problems, controls, self.figure,
+                          w.HBox([self.export_path, self.export_csv, self.export_png], layout=wrap),
                           self.status, self.details, self.view3d])
         self.add_class("bmtl-conn")
         self._tuner_callback = on_open_synapse_tuner if on_open_synapse_tuner is not None \
@@ -304,6 +337,7 @@ class ConnectivityDashboard(w.VBox):
             self.heatmap.column = np.array([str(v) for v in value.columns])
         finite = color[np.isfinite(color)]
         self._color_scale.max = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+        self._label_cells(value, color)
         attrs = value.attrs
         self._row_axis.label = f"source {attrs['group_by']}"
         self._col_axis.label = f"target {attrs['group_by']}"
@@ -314,6 +348,15 @@ class ConnectivityDashboard(w.VBox):
                                   f"numerator: {attrs.get('numerator', '')}; denominator: {attrs.get('denominator', '')}")
         self.details.layout.display = "none"
         self.hover.value = ""
+
+    def _label_cells(self, value: pd.DataFrame, color: np.ndarray) -> None:
+        """Write each cell's value on it, in the colour readable on that cell."""
+        rows = np.repeat([str(v) for v in value.index], color.shape[1])
+        cols = np.tile([str(v) for v in value.columns], color.shape[0])
+        with self.cell_labels.hold_sync():
+            self.cell_labels.x, self.cell_labels.y = cols, rows
+            self.cell_labels.text = [_fmt(v) for v in color.ravel()]
+            self.cell_labels.colors = text_colours(color, 0.0, self._color_scale.max)
 
     def _show_plot(self, plot: w.Widget) -> None:
         """Put ``plot`` (the bqplot figure or the canvas box) in the heatmap slot."""
