@@ -591,6 +591,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
                 finally:
                     bar.close()
                 doc["fi"] = curve.to_dict()
+                for warning in curve.warnings:
+                    _say(args, f"bmtool-lab: warning: F–I step {warning}")
             if zap is not None:
                 _say(args, f"bmtool-lab: {prof.current}: ZAP {zap[0]:g}–{zap[1]:g} Hz")
                 doc["zap"] = prof.zap(zap[0], zap[1], duration_ms=args.zap_dur).to_dict()

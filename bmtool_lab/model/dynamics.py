@@ -82,8 +82,8 @@ UNITS: dict[str, str] = {
          "tau_r_GABAA", "tau_d_GABAA", "tau_r_GABAB", "tau_d_GABAB", "Dep", "Fac", "tau_rec",
          "tau_facil", "tau_F", "tau_D"), "ms"),
     **dict.fromkeys(("erev", "e", "Erev", "e_AMPA", "e_NMDA", "e_GABAA", "e_GABAB"), "mV"),
-    **dict.fromkeys(("Use", "u0", "U"), "fraction"),
-    "initW": "unitless",
+    **dict.fromkeys(("Use", "u0", "U"), "1"),  # dimensionless: "1", as on the tuner's sliders
+    "initW": "1",
     "weight": "µS",
 }
 
@@ -143,7 +143,7 @@ class Change:
 
     def __str__(self) -> str:
         unit = self.unit
-        suffix = "" if not unit else f" ({unit})" if unit in ("fraction", "unitless") else f" {unit}"
+        suffix = "" if not unit else f" ({unit})" if unit == "1" else f" {unit}"
         if self.added:
             return f"{self.key}: (new) {_fmt(self.new)}{suffix}"
         return f"{self.key}: {_fmt(self.old)} -> {_fmt(self.new)}{suffix}"

@@ -174,6 +174,12 @@ def _spikes(t: np.ndarray, v: np.ndarray, t_on: float, t_off: float, threshold_m
     return st, int(in_step.size), firing_rate_hz(st, t_on, t_off)
 
 
+def _unstable(trace: Any, settings: Any) -> str | None:
+    from .stability import unstable_reason
+
+    return unstable_reason(trace.t, trace["v"], None if trace.solver_steps else settings.dt)
+
+
 def _step(ctx: Any, cell_type: Any, params: dict | None, amp_nA: float, delay_ms: float, dur_ms: float,
           settings: Any, inject: str, record: str, stream: bool) -> tuple[Any, float]:
     from . import protocol
@@ -216,6 +222,9 @@ def passive_step_job(ctx: Any, cell_type: Any, params: dict | None, amp_nA: floa
 
     trace, wall = _step(ctx, cell_type, params, amp_nA, delay_ms, dur_ms, settings, inject, record, stream)
     t0 = time.perf_counter()
+    unstable = _unstable(trace, settings)
+    if unstable:
+        raise SimError("model", unstable)
     res = passive_properties(trace.t, trace["v"], delay_ms, delay_ms + dur_ms, amp_nA, tau_method=tau_method)
     t, (v,) = envelope(trace.t, [trace["v"]])
     return {"t": t, "v": v, "passive": res, "analysis_ms": (time.perf_counter() - t0) * 1e3,
@@ -228,15 +237,18 @@ def current_clamp_job(ctx: Any, cell_type: Any, params: dict | None, amp_nA: flo
     """A current step: trace, spike times (ms), rate in the step (Hz) and eFEL spike features."""
     trace, wall = _step(ctx, cell_type, params, amp_nA, delay_ms, dur_ms, settings, inject, record, stream)
     t_raw, v_raw = trace.t.astype(np.float64), trace["v"].astype(np.float64)
+    unstable = _unstable(trace, settings)
     st, n, rate = _spikes(t_raw, v_raw, delay_ms, delay_ms + dur_ms, threshold_mV)
+    if unstable:
+        st, n, rate = st[:0], 0, float("nan")
     feats: dict[str, float] = {}
-    if features:
+    if features and not unstable:
         from bmtool_lab.analysis.spikes import spike_features
 
         feats = spike_features(t_raw, v_raw, delay_ms, delay_ms + dur_ms, threshold_mV=threshold_mV)
     t, (v,) = envelope(trace.t, [trace["v"]])
     return {"t": t, "v": v, "spike_times_ms": st, "n_spikes": n, "rate_hz": rate, "features": feats,
-            **_meta(ctx, wall, trace)}
+            "unstable": unstable, **_meta(ctx, wall, trace)}
 
 
 def fi_step_job(ctx: Any, cell_type: Any, params: dict | None, amp_nA: float, delay_ms: float, dur_ms: float,
@@ -246,7 +258,9 @@ def fi_step_job(ctx: Any, cell_type: Any, params: dict | None, amp_nA: float, de
     trace, wall = _step(ctx, cell_type, params, amp_nA, delay_ms, dur_ms, settings, inject, record, False)
     st, n, rate = _spikes(trace.t.astype(np.float64), trace["v"].astype(np.float64), delay_ms,
                           delay_ms + dur_ms, threshold_mV)
-    out = {"amp_nA": float(amp_nA), "n_spikes": n, "rate_hz": rate, "spike_times_ms": st, **_meta(ctx, wall, trace)}
+    unstable = _unstable(trace, settings)
+    out = {"amp_nA": float(amp_nA), "n_spikes": n, "rate_hz": rate, "spike_times_ms": st, "unstable": unstable,
+           **_meta(ctx, wall, trace)}
     if keep_trace:
         out["t"], (out["v"],) = envelope(trace.t, [trace["v"]])
     return out
@@ -264,6 +278,9 @@ def rheobase_job(ctx: Any, cell_type: Any, params: dict | None, lo_nA: float, hi
     def spikes_at(amp: float) -> int:
         ctx.check_cancelled()
         trace, _ = _step(ctx, cell_type, params, amp, delay_ms, dur_ms, settings, inject, record, False)
+        unstable = _unstable(trace, settings)
+        if unstable:
+            raise SimError("model", f"rheobase search at {amp * 1e3:g} pA: {unstable}")
         n = _spikes(trace.t.astype(np.float64), trace["v"].astype(np.float64), delay_ms, delay_ms + dur_ms,
                     threshold_mV)[1]
         tested.append((float(amp), n))

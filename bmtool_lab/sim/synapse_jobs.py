@@ -767,9 +767,18 @@ NO_DRIVE_MV = 0.01
 def no_response_reason(out: dict, proto: RunProtocol, has_ig: bool) -> str | None:
     """Why a run has no synaptic response to measure (None: it has one). Metrics of such a run
     would be fits to numerical noise (a PPR of -0.8, a latency of 28 ms), so none are given."""
+    from .stability import unstable_reason
+
+    tr = out["traces"]
+    for key in ("v_soma", "v_syn"):
+        if key in tr:
+            why = unstable_reason(out["t"], tr[key], None if out.get("solver_steps") else proto.dt, what=key)
+            if why:
+                return why
+    if any(not np.all(np.isfinite(v)) for v in tr.values()):
+        return "numerically unstable run: a recorded trace is NaN or infinite; nothing is measured from it"
     if float(proto.weight_uS) == 0.0:
         return "zero weight: the connection's NetCon weight (syn_weight) is 0 µS"
-    tr = out["traces"]
     if has_ig and "g_syn" in tr and "i_syn" in tr:
         g = float(np.max(np.abs(np.asarray(tr["g_syn"], dtype=np.float64))))
         i = float(np.max(np.abs(np.asarray(tr["i_syn"], dtype=np.float64))))

@@ -134,10 +134,16 @@ class ClampProfile:
     rate_hz: float = 0.0
     features: dict[str, float] = field(default_factory=dict)
     solve_ms: float = float("nan")
+    #: why the run cannot be measured (numerically unstable), "" when it can
+    unstable: str = ""
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return (self.unstable,) if self.unstable else ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"cell": self.cell, "amp_nA": self.amp_nA, "t_on_ms": self.t_on_ms, "t_off_ms": self.t_off_ms,
-                "n_spikes": self.n_spikes, "rate_Hz": self.rate_hz, **self.features,
+                "n_spikes": self.n_spikes, "rate_Hz": self.rate_hz, **self.features, "warnings": list(self.warnings),
                 "spike_times_ms": [float(s) for s in self.spike_times_ms]}
 
     @property
@@ -165,6 +171,8 @@ class FICurve:
     n_spikes: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
     traces: list[tuple[np.ndarray, np.ndarray] | None] = field(repr=False, default_factory=list)
     errors: dict[int, SimError] = field(repr=False, default_factory=dict)
+    #: steps whose run was numerically unstable (|v| > 200 mV or NaN): why; rate and count not given
+    unstable: dict[int, str] = field(repr=False, default_factory=dict)
     rheobase_nA: float = float("nan")
     wall_ms: float = float("nan")  # the sweep in the kernel, rheobase search included
     solve_ms: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]  # NEURON, per step
@@ -186,12 +194,25 @@ class FICurve:
         return self.n_spikes >= 0
 
     @property
+    def finished(self) -> np.ndarray:
+        """Which steps have run: measured, or found numerically unstable (progress counts both)."""
+        return self.n_spikes != -1
+
+    @property
     def table(self) -> pd.DataFrame:
         import pandas as pd
 
         n = np.where(self.done, self.n_spikes, np.nan)
-        return pd.DataFrame({"current_nA": self.currents_nA, "current_pA": self.currents_nA * 1e3,
-                             "rate_Hz": self.rates_hz, "n_spikes": pd.array(n, dtype="Int64")})
+        df = pd.DataFrame({"current_nA": self.currents_nA, "current_pA": self.currents_nA * 1e3,
+                           "rate_Hz": self.rates_hz, "n_spikes": pd.array(n, dtype="Int64")})
+        if self.unstable:
+            df["unstable"] = [self.unstable.get(i, "") for i in range(len(df))]
+        return df
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One line per numerically unstable step (shown by the dashboard and the CLI)."""
+        return tuple(f"{self.currents_nA[i] * 1e3:g} pA: {msg}" for i, msg in sorted(self.unstable.items()))
 
     @property
     def max_rate_hz(self) -> float:
@@ -206,7 +227,7 @@ class FICurve:
 
     def to_dict(self) -> dict[str, Any]:
         return {"cell": self.cell, "t_on_ms": self.t_on_ms, "t_off_ms": self.t_off_ms,
-                "rheobase_nA": self.rheobase_nA, "max_rate_Hz": self.max_rate_hz,
+                "rheobase_nA": self.rheobase_nA, "max_rate_Hz": self.max_rate_hz, "warnings": list(self.warnings),
                 "steps": self.table.astype(object).where(self.table.notna(), None).to_dict("records")}
 
 
@@ -504,7 +525,7 @@ class CellProfiler:
     def _clamp_result(name: str, amp_nA: float, delay_ms: float, dur_ms: float, out: dict) -> ClampProfile:
         return ClampProfile(name, float(amp_nA), delay_ms, delay_ms + dur_ms, out["t"], out["v"],
                             np.asarray(out["spike_times_ms"]), out["n_spikes"], out["rate_hz"], out["features"],
-                            out["solve_ms"])
+                            out["solve_ms"], out.get("unstable") or "")
 
     def zap(self, f0_hz: float = ZAP_DEFAULTS["f0_hz"], f1_hz: float = ZAP_DEFAULTS["f1_hz"], *,
             duration_ms: float = ZAP_DEFAULTS["duration_ms"], amp_nA: float = ZAP_DEFAULTS["amp_nA"],
@@ -568,6 +589,10 @@ class CellProfiler:
         def took(i: int, out: Any) -> None:
             if isinstance(out, SimError):
                 curve.errors[i] = out
+            elif out.get("unstable"):  # finished, not measured: no rate drawn from a blown-up trace
+                curve.unstable[i] = out["unstable"]
+                curve.n_spikes[i], curve.rates_hz[i] = -2, float("nan")
+                curve.solve_ms[i] = out["solve_ms"]
             else:
                 curve.rates_hz[i], curve.n_spikes[i] = out["rate_hz"], out["n_spikes"]
                 curve.solve_ms[i] = out["solve_ms"]

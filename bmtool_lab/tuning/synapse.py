@@ -1216,8 +1216,7 @@ def _unit(st: _ConnState, name: str) -> str:
         for p in st.mech["parameters"]:
             if p["name"] == mech_name and p.get("unit"):
                 return "µS" if p["unit"] == "uS" else p["unit"]
-    unit = UNITS.get(name, "")
-    return {"fraction": "1", "unitless": "1"}.get(unit, unit)
+    return UNITS.get(name, "")
 
 
 def _mech_default(st: _ConnState, name: str, fallback: float) -> float:

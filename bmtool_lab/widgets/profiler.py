@@ -535,7 +535,7 @@ class ProfilerDashboard:
         if gen != self._gen:
             return
         now = time.monotonic()
-        done = curve.done
+        done = curve.finished  # measured or numerically unstable
         self.f_progress.value = int(done.sum())
         if done.all() or now - self._fi_last_draw >= 1.0 / FI_PLOT_HZ:
             self._fi_last_draw = now
@@ -561,8 +561,9 @@ class ProfilerDashboard:
         t, v = curve.traces[i]
         self.panel.push(t, [v], [{"label": f"v at {curve.currents_nA[i] * 1e3:.0f} pA", "unit": "mV",
                                   "color": "#1f77b4"}], markers=[curve.t_on_ms, curve.t_off_ms],
-                        status=f"step {i + 1}/{curve.currents_nA.size}: {int(curve.n_spikes[i])} spikes, "
-                               f"{curve.rates_hz[i]:.1f} Hz", autoscale=True)
+                        status=f"step {i + 1}/{curve.currents_nA.size}: " + (
+                            "numerically unstable, not measured" if i in curve.unstable else
+                            f"{int(curve.n_spikes[i])} spikes, {curve.rates_hz[i]:.1f} Hz"), autoscale=True)
 
     def _zap_settings(self) -> dict[str, Any]:
         """The ZAP tab's settings: its run and the All-cells table's ZAP are the same protocol."""
@@ -603,20 +604,19 @@ class ProfilerDashboard:
             self.p_out.value = _table([("V_rest", r.v_rest_mV, "mV"), ("R_in", r.r_in_MOhm, "MΩ"),
                                        ("tau", r.tau_ms, "ms"), ("tau (fast)", r.tau_fast_ms, "ms"),
                                        ("sag ratio", r.sag_ratio, ""), ("V_ss", r.v_ss_mV, "mV"),
-                                       ("fit R²", r.fit_r2, "")], "bmtl-prof-passive-values") + "".join(
-                f"<div class='bmtl-prof-warning bmtl-err'>⚠ {html.escape(w_)}</div>" for w_ in r.warnings)
+                                       ("fit R²", r.fit_r2, "")], "bmtl-prof-passive-values") + _warnings(r.warnings)
         elif tab == "clamp":
             self.panel.push(res.t_ms, [res.v_mV], v_series, markers=[res.t_on_ms, res.t_off_ms], autoscale=True,
                             status=f"done: {res.n_spikes} spikes, {res.rate_hz:.1f} Hz; NEURON {res.solve_ms:.0f} ms")
             rows = [("spikes in step", res.n_spikes, ""), ("rate", res.rate_hz, "Hz")]
             rows += [(label, v, unit) for (label, unit), v in ((feature_label(k), v) for k, v in res.features.items())]
-            self.c_out.value = _table(rows, "bmtl-prof-features-values")
+            self.c_out.value = _table(rows, "bmtl-prof-features-values") + _warnings(res.warnings)
         elif tab == "fi":
             self._draw_fi_points(res)
-            self.f_progress.value = int(res.done.sum())
+            self.f_progress.value = int(res.finished.sum())
             self.f_out.value = _table([("rheobase", res.rheobase_nA * 1e3, "pA"),
                                        ("max rate", res.max_rate_hz, "Hz"),
-                                       ("sweep", res.wall_ms, "ms")], "bmtl-prof-fi-values")
+                                       ("sweep", res.wall_ms, "ms")], "bmtl-prof-fi-values") + _warnings(res.warnings)
             options = [(f"{c * 1e3:.0f} pA", i) for i, c in enumerate(res.currents_nA)]
             if [o[1] for o in self.f_which.options] != [o[1] for o in options] or self.f_which.value is None:
                 self.f_which.options = options
@@ -675,3 +675,8 @@ class ProfilerDashboard:
             self.prof.set_cell_params({section: {pname: value}})  # the controller calls back: re-run
         except Exception as err:
             self._error(err)
+
+
+def _warnings(lines: Any) -> str:
+    """Warning lines under a result table (numerically unstable runs, a non-quiescent cell...)."""
+    return "".join(f"<div class='bmtl-prof-warning bmtl-err'>⚠ {html.escape(line)}</div>" for line in lines)

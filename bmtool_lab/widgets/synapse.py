@@ -65,12 +65,6 @@ def shown_unit(unit: str) -> tuple[str, float]:
     return _SHOWN_UNITS.get(unit, (unit, 1.0))
 
 
-def dimensionless_as_one(text: str) -> str:
-    """One word for dimensionless values in what the tuner shows: "(1)", as on its sliders
-    (the dynamics module writes "(fraction)" / "(unitless)" in its diffs)."""
-    return text.replace(" (fraction)", " (1)").replace(" (unitless)", " (1)")
-
-
 _fmt = fmt_number
 
 
@@ -417,7 +411,7 @@ class SynapseDashboard:
         note = self.save_box.children[0]
         changed = bool(text) and text != "no changes"
         note.value = (f"<b>Write to {html.escape(str(self.tuner.current.dynamics_path))}:</b>"
-                      f"<pre class='bmtl-syn-diff'>{html.escape(dimensionless_as_one(text) if changed else 'nothing unsaved: the file holds these values')}</pre>")
+                      f"<pre class='bmtl-syn-diff'>{html.escape(text if changed else 'nothing unsaved: the file holds these values')}</pre>")
         self.save_box.layout.display = "flex"
 
     def confirm_save(self) -> None:

@@ -19,7 +19,7 @@ from bmtool_lab import CellProfiler
 pytestmark = pytest.mark.sim
 
 DELAY_MS, DUR_MS, POST_MS = 100.0, 500.0, 50.0
-AMPS_PA = (60.0, 140.0)  # below the example PV cell's unstable range at dt 0.025 ms (issue 14, item 5)
+AMPS_PA = (150.0, 300.0)  # every example cell fires at both (rheobases 100-130 pA)
 
 
 def bionet_counts(config: Path, amp_pA: float) -> dict[str, int]:

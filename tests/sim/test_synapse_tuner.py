@@ -172,8 +172,8 @@ def test_bionet_weight_delay_and_placement(example_tuner):
     tn.select(("cortex_to_cortex", 100))  # Exc2Exc: basal, syn_weight 0.0006 µS, delay 1 ms
     res = tn.run_single()
     assert tn.current.name == "Exc2Exc"
-    # dend[0] is 300 µm: BioNet's dL 20 µm gives it 1 + 2·int(300/40) = 15 segments, all candidates
-    assert res.placement["section"].endswith("dend[0]") and res.placement["n_candidates"] == 15
+    # dend[0] is 600 µm: BioNet's dL 20 µm gives it 1 + 2·int(600/40) = 31 segments, all candidates
+    assert res.placement["section"].endswith("dend[0]") and res.placement["n_candidates"] == 31
     assert res.metrics["latency_ms"] > 1.0  # the NetCon delay counts as latency
     assert float(np.max(res.traces["g_syn"])) == pytest.approx(0.0006 * 0.42, rel=0.01)  # weight·initW·Use
 
@@ -415,7 +415,7 @@ def test_edge_placement_and_a_cell_builder(fresh_example, worker, passive_hoc):
     tn.set_protocol(placement="edge", edge_index=0, t_start_ms=100.0)
     res = tn.run_single()
     assert res.placement["rule"] == "afferent_section_id/pos" and res.placement["section"].endswith("dend[0]")
-    assert res.placement["x"] == 0.25 and res.placement["segment_x"] == pytest.approx(3.5 / 15)  # BioNet's nseg 15
+    assert res.placement["x"] == 0.25 and res.placement["segment_x"] == pytest.approx(7.5 / 31)  # BioNet's nseg 31
     built = SynapseTuner(template=functools.partial(build_passive, str(passive_hoc)), mechanism="exp2syn",
                          params={"tau1": 0.5, "tau2": 9.0, "erev": 0.0}, worker=worker, delay_ms=1.0)
     built.set_protocol(**FAST)

@@ -67,7 +67,7 @@ def test_pick_a_cell_run_fi_change_a_conductance(page, lab_server) -> None:
 
     # Change a conductance (PV soma gkbar, typed into its exact-value box): the F–I re-runs.
     box = page.locator(f"{ROOT} .bmtl-prof-param-soma-gkbar_wb_ex input[type='number']")
-    box.fill("0.015")
+    box.fill("0.03")
     box.press("Enter")
     page.wait_for_function("sel => document.querySelectorAll(sel).length < 11", arg=DOTS, timeout=30_000)
     _watch_fi(page, 11)
@@ -76,7 +76,7 @@ def test_pick_a_cell_run_fi_change_a_conductance(page, lab_server) -> None:
     # exactly that change is in effect (showing the sliders changed nothing), and exported as JSON
     href = page.get_attribute(f"{ROOT} .bmtl-prof-export-params", "href")
     doc = json.loads(base64.b64decode(href.split(",", 1)[1]))
-    assert doc["cell"] == "PV" and doc["changes"] == {"soma": {"gkbar_wb_ex": 0.015}}
-    assert doc["template_values"] == {"soma": {"gkbar_wb_ex": 0.03}}
+    assert doc["cell"] == "PV" and doc["changes"] == {"soma": {"gkbar_wb_ex": 0.03}}
+    assert doc["template_values"] == {"soma": {"gkbar_wb_ex": 0.06}}
     assert "error" not in page.inner_text(f"{ROOT} .bmtl-prof-status").lower()
     screenshot(page, "profiler-fi-after-conductance-change")

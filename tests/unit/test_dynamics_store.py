@@ -97,8 +97,8 @@ def test_diff_and_its_text(dyn: Path) -> None:
     assert format_diff(changes).splitlines() == [
         "tau2: 8.0 -> 9.5 ms",
         "erev: 0.0 -> -70.0 mV",
-        "Use: 0.5 -> 0.25 (fraction)",
-        "initW: (new) 2.0 (unitless)",
+        "Use: 0.5 -> 0.25 (1)",
+        "initW: (new) 2.0 (1)",
         "custom_gain: (new) 3",
     ]
     assert format_diff([]) == "no changes"
@@ -360,7 +360,7 @@ def test_save_as_new_repoints_exactly_those_edge_types(network: Path) -> None:
     assert result.path == new and result.repointed == [("thalamus_to_cortex", 101)]
     # started from the shared file: level_of_detail and the other keys are kept, in order
     assert load_dynamics(new) == {"level_of_detail": "exp2syn", "tau1": 0.5, "tau2": 2.0, "erev": 0.0, "Use": 0.3}
-    assert format_diff(result.changes) == "tau2: 3.0 -> 2.0 ms\nUse: (new) 0.3 (fraction)"
+    assert format_diff(result.changes) == "tau2: 3.0 -> 2.0 ms\nUse: (new) 0.3 (1)"
     assert (models / "ThalAMPA.json").read_bytes() == old_shared
     # every byte of the CSV but that one field is unchanged (bmtk's CRLF, quotes, NULLs)
     lines = old_csv.split(b"\r\n")

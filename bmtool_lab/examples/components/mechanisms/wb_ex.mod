@@ -4,9 +4,12 @@ COMMENT
 Written for bmtool_lab's example network. Kinetics after Wang & Buzsaki (1996), which fire
 repetitively at physiological temperature (no q10 here, unlike NEURON's hh, which fires only
 once near 34 degC).
-  ina = gnabar m_inf^3 h (v - ena),  m_inf = am/(am + bm)
-  ik  = gkbar n^4 (v - ek)
-  h' = phi (ah (1 - h) - bh h),  n' = phi (an (1 - n) - bn n)
+  ina = gnabar m^3 h (v - ena),  ik = gkbar n^4 (v - ek)
+  m' = phi (am (1 - m) - bm m),  h' = phi (ah (1 - h) - bh h),  n' = phi (an (1 - n) - bn n)
+Wang & Buzsaki take m at its steady state m_inf(v). With m_inf instantaneous, the fixed step
+of 0.025 ms overshot on small strongly driven somata (the example PV cell reached -2,700 mV at
+200 pA); m as a state (time constant phi-scaled, ~0.03 ms at the spike peak) is integrated
+stably by cnexp at that step.
 ENDCOMMENT
 
 NEURON {
@@ -36,22 +39,22 @@ ASSIGNED {
     ik (mA/cm2)
 }
 
-STATE { h n }
+STATE { m h n }
 
 INITIAL {
+    m = am(v)/(am(v) + bm(v))
     h = ah(v)/(ah(v) + bh(v))
     n = an(v)/(an(v) + bn(v))
 }
 
 BREAKPOINT {
-    LOCAL minf
     SOLVE states METHOD cnexp
-    minf = am(v)/(am(v) + bm(v))
-    ina = gnabar*minf*minf*minf*h*(v - ena)
+    ina = gnabar*m*m*m*h*(v - ena)
     ik = gkbar*n*n*n*n*(v - ek)
 }
 
 DERIVATIVE states {
+    m' = phi*(am(v)*(1 - m) - bm(v)*m)
     h' = phi*(ah(v)*(1 - h) - bh(v)*h)
     n' = phi*(an(v)*(1 - n) - bn(v)*n)
 }
