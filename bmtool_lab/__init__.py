@@ -17,6 +17,7 @@ _LAZY = {
     "GapJunctionTuner": "bmtool_lab.tuning.gap_junction",
     "CellProfiler": "bmtool_lab.tuning.profiler",
     "ConnectivityExplorer": "bmtool_lab.tuning.connectivity",
+    "NetworkSimulation": "bmtool_lab.tuning.network_run",
     "open_sidebar": "bmtool_lab.widgets.host",
     "open_in_main": "bmtool_lab.widgets.host",
     "build_example": "bmtool_lab.examples",

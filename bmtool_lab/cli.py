@@ -641,6 +641,86 @@ def cmd_connectivity(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from .sim.errors import SimError
+    from .tuning.network_run import NetworkSimulation
+
+    config = _check_config(args.config)
+    out = _check_output(args.json)
+    try:
+        sim = NetworkSimulation(config)
+    except Exception as err:
+        raise _input_error(err) from None
+    _say_problems(args, sim.model_problems)
+    tstop = float(args.tstop if args.tstop is not None else sim.config.run.tstop)
+    bar = Progress(f"BioNet {Path(config).name} (ms)", int(round(tstop)), enabled=not args.quiet)
+    try:
+        run = sim.run(tstop, ranks=args.ranks, output_dir=args.output_dir,
+                      on_progress=lambda t, total: bar.set(t))
+    except SimError as err:
+        raise CliError(f"the network run failed: {err}", EXIT_FAILED) from None
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    finally:
+        bar.close()
+    doc = {"command": "run", "config": str(config), **run.summary(),
+           "units": {"tstop_ms": "ms", "wall_s": "s", "rates_Hz": "Hz (mean and std over each group's cells)"}}
+    _say(args, f"bmtool-lab: {doc['n_spikes']} spikes in {tstop:g} ms (wall {run.wall_s:.1f} s), output in "
+               f"{run.output_dir}")
+    for group, r in doc["rates_Hz"].items():
+        _say(args, f"bmtool-lab:   {group}: {r['mean']:.2f} ± {r['std']:.2f} Hz over {r['n_cells']} cells")
+    _write_json(out, doc)
+    return EXIT_OK
+
+
+def cmd_raster(args: argparse.Namespace) -> int:
+    from .network_figures import raster_png
+    from .tuning.network_run import NetworkRun
+
+    folder = Path(args.output_dir).expanduser()
+    if not (folder / "spikes.h5").is_file():
+        raise CliError(f"{folder} holds no spikes.h5 (give the output folder of a BioNet run)")
+    config = _check_config(args.config) if args.config else _config_of_output(folder)
+    png = _check_output(args.png)
+    try:
+        from .model.config import load_config
+
+        cfg = load_config(config)
+        run = NetworkRun(cfg, folder, float(args.tstop if args.tstop is not None else cfg.run.tstop))
+        spikes = run.spikes
+        if args.group_by not in spikes.columns:
+            raise CliError(f"no node attribute {args.group_by!r} on the spiking cells; they have: "
+                           f"{', '.join(c for c in spikes.columns if c not in ('timestamp_ms',))}")
+        rates = run.rates(args.group_by)
+    except CliError:
+        raise
+    except Exception as err:
+        raise _input_error(err) from None
+    if png is not None:
+        raster_png(spikes, png, group_by=args.group_by, tstop_ms=run.tstop_ms, title=f"{folder}: ")
+        _say(args, f"bmtool-lab: wrote {png} ({len(spikes):,} spikes)")
+    if png is None or args.rates:
+        _write_text(None, rates.to_csv())
+    return EXIT_OK
+
+
+def _config_of_output(folder: Path) -> Path:
+    """The config a run's output folder came from: bmtool_lab's run_config.json beside it, else
+    a simulation config one level up whose output goes there."""
+    from .sim.bionet_run import RUN_CONFIG_NAME
+
+    ours = folder.parent / RUN_CONFIG_NAME
+    if ours.is_file():
+        return ours
+    for cand in sorted(folder.parent.glob("*config*.json")):
+        try:
+            if "output" in json.loads(cand.read_text()):
+                return cand
+        except (OSError, ValueError):
+            continue
+    raise CliError(f"cannot tell which config wrote {folder}: give --config CONFIG")
+
+
 def cmd_positions(args: argparse.Namespace) -> int:
     from .session import provenance
     from .tuning.connectivity import ConnectivityExplorer
@@ -800,6 +880,22 @@ def build_parser() -> argparse.ArgumentParser:
     k = command("check", "the model check: missing files, node sets bmtk would leave empty, missing dynamics files "
                          "and synapse mechanisms (exit 1 when it finds any)", cmd_check)
     k.add_argument("config", help="simulation_config.json or circuit_config.json")
+
+    r = command("run", "run the whole network with BioNet (in a child process), print rates per pop_name and "
+                       "write a JSON summary", cmd_run)
+    r.add_argument("config", help="simulation_config.json")
+    r.add_argument("--tstop", type=float, default=None, metavar="MS", help="simulated time (ms; default the config's)")
+    r.add_argument("--ranks", type=int, default=1, help="MPI ranks (only 1 is supported yet)")
+    r.add_argument("--output-dir", default=None, metavar="DIR",
+                   help="where BioNet writes (default: a new temporary folder; the model's own output is untouched)")
+    r.add_argument("--json", metavar="OUT.json", help="write the run's summary here (default: standard output)")
+    a = command("raster", "a spike raster (PNG) and rates per group of a BioNet output folder", cmd_raster)
+    a.add_argument("output_dir", help="the output folder of a BioNet run (holds spikes.h5)")
+    a.add_argument("--config", default=None, help="the config of that run (found beside the folder if not given)")
+    a.add_argument("--group-by", default="pop_name", metavar="ATTRIBUTE", help="node attribute that groups the cells")
+    a.add_argument("--tstop", type=float, default=None, metavar="MS", help="run length for the rates (ms)")
+    a.add_argument("--png", metavar="OUT.png", help="write the raster here")
+    a.add_argument("--rates", action="store_true", help="print the rates CSV even with --png")
 
     v = command("positions", "cell positions (µm) and axes of a network, as CSV and/or a PNG of three projections",
                 cmd_positions)

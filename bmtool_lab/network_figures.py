@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["positions_png"]
+__all__ = ["positions_png", "raster_png"]
 
 _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
             "#17becf"]
@@ -53,10 +53,46 @@ def positions_png(positions: pd.DataFrame, path: str | os.PathLike, rotations: p
     missing = positions.attrs.get("without_positions", {})
     note = ("; without positions (not drawn): " + ", ".join(f"{p} ({n})" for p, n in missing.items())) if missing else ""
     fig.suptitle(f"{title}{len(cells):,} cells{note}", fontsize=10)
+    return _save(fig, path)
+
+
+def raster_png(spikes: pd.DataFrame, path: str | os.PathLike, *, group_by: str = "pop_name",
+               tstop_ms: float | None = None, title: str = "") -> Path:
+    """A spike raster (time in ms against cells, stacked by ``group_by`` and coloured by it) of
+    ``NetworkRun.spikes``, written to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4.8), constrained_layout=True)
+    groups = sorted(spikes[group_by].astype(str).unique()) if len(spikes) else []
+    offset = 0
+    for k, g in enumerate(groups):
+        sel = spikes[spikes[group_by].astype(str) == g]
+        cells = {key: i for i, key in enumerate(sorted(set(zip(sel.population, sel.node_id, strict=True))))}
+        rows = offset + np.fromiter((cells[c] for c in zip(sel.population, sel.node_id, strict=True)), int, len(sel))
+        ax.scatter(sel.timestamp_ms, rows, s=3, color=_PALETTE[k % len(_PALETTE)], linewidths=0,
+                   label=f"{g} ({len(sel):,} spikes, {len(cells)} cells)")
+        offset += len(cells)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel(f"cell (grouped by {group_by})")
+    if tstop_ms:
+        ax.set_xlim(0, tstop_ms)
+    if groups:
+        ax.legend(fontsize=8, markerscale=3, loc="upper right")
+    fig.suptitle(f"{title}{len(spikes):,} spikes", fontsize=10)
+    return _save(fig, path)
+
+
+def _save(fig: object, path: str | os.PathLike) -> Path:
+    """Write the figure atomically (no half-written PNG if it fails) and close it."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    fig.savefig(tmp, dpi=110, format="png")  # type: ignore[attr-defined]
+    plt.close(fig)  # type: ignore[arg-type]
     os.replace(tmp, path)
     return path

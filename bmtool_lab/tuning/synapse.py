@@ -800,6 +800,17 @@ class SynapseTuner:
         """Names of the connections whose parameters differ from their dynamics file."""
         return [st.label for st in self._states.values() if self._updates(st)]
 
+    def unsaved_dynamics(self) -> dict[Path, dict[str, Any]]:
+        """What a save of every unsaved connection would write: {dynamics file: its whole JSON
+        with the tuned values}, for a network run on an overlay (nothing is written here)."""
+        out: dict[Path, dict[str, Any]] = {}
+        for st in self._states.values():
+            updates = self._updates(st)
+            if updates and st.ct is not None and st.ct.dynamics_path is not None:
+                path = Path(st.ct.dynamics_path)
+                out[path] = {**out.get(path, st.file_params), **updates}
+        return out
+
     # --- protocol -------------------------------------------------------------------------
     def set_protocol(self, **settings: Any) -> SynapseProtocol:
         """Change protocol settings (``freq``/``delay``/``hold`` are accepted for freq_hz,
