@@ -93,6 +93,22 @@ def _dropdown(options: list, value: Any, description: str, css: str, width: str 
     return d
 
 
+def _edge_types_html(types: pd.DataFrame) -> str:
+    """The connection types of a group pair: one small name | value table per type, side by side
+    where there is room and stacked in the sidebar (a row of seven columns is 515 px wide)."""
+    if types.empty:
+        return "<i>No edges between these groups.</i>"
+    cards = []
+    for t in types.itertuples():
+        mechanism = "gap junction" if t.is_gap_junction else str(t.model_template or "")
+        rows = (("edge population", t.edge_population), ("edge type id", t.edge_type_id), ("edges", t.n_edges),
+                ("synapses", t.n_synapses), ("mechanism", mechanism), ("dynamics", t.dynamics_params or ""))
+        body = "".join(f"<tr><td>{k}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+        name = html.escape(str(t.name))
+        cards.append(f"<table class='bmtl-conn-edge-type' data-name='{name}'><caption>{name}</caption>{body}</table>")
+    return "".join(cards)
+
+
 def _histogram_figure(title: str, x_label: str, css: str) -> tuple[bq.Figure, bq.Bars]:
     # one bar per bin on an ordinal scale labelled by the bin's range, and an explicit count scale:
     # bqplot's automatic linear scales fail on a one-value domain ("invalid format: .undefinedg",
@@ -102,7 +118,8 @@ def _histogram_figure(title: str, x_label: str, css: str) -> tuple[bq.Figure, bq
     fig = bq.Figure(marks=[bars], axes=[bq.Axis(scale=xs, label=x_label, tick_rotate=-35,
                                                 tick_style={"font-size": "9px"}),
                                         bq.Axis(scale=ys, side="left", label="count", num_ticks=4, tick_format="d")],
-                    title=title, layout=w.Layout(width="280px", height="230px"),
+                    title=title, title_style={"font-size": "12px"},  # a 16 px title is wider than the sidebar
+                    layout=w.Layout(flex="1 1 240px", width="auto", max_width="280px", min_width="0", height="230px"),
                     fig_margin={"top": 30, "bottom": 52, "left": 50, "right": 12})
     fig.add_class(css)
     return fig, bars
@@ -217,7 +234,7 @@ class ConnectivityDashboard(w.VBox):
             self.summary,
             self._hist_box,
             self.edge_types,
-            w.HBox([self.tuner_type, self.open_tuner]),
+            w.HBox([self.tuner_type, self.open_tuner], layout=w.Layout(flex_flow="row wrap")),
         ], layout=w.Layout(display="none"))
         self.details.add_class("bmtl-conn-details")
 
@@ -521,18 +538,7 @@ class ConnectivityDashboard(w.VBox):
                 counts, edges = np.zeros(1, int), np.array([0.0, 1.0])
             _fill_histogram(bars, counts, edges)
         types = d.edge_types
-        if types.empty:
-            self.edge_types.value = "<i>No edges between these groups.</i>"
-        else:
-            rows = "".join(
-                f"<tr><td>{html.escape(str(t.name))}</td><td>{html.escape(str(t.edge_population))}</td>"
-                f"<td>{t.edge_type_id}</td><td>{t.n_edges}</td><td>{t.n_synapses}</td>"
-                f"<td>{'gap junction' if t.is_gap_junction else html.escape(str(t.model_template or ''))}</td>"
-                f"<td>{html.escape(str(t.dynamics_params or ''))}</td></tr>"
-                for t in types.itertuples())
-            self.edge_types.value = ("<table><tr><th>connection type</th><th>edge population</th><th>id</th>"
-                                     f"<th>edges</th><th>synapses</th><th>mechanism</th><th>dynamics</th></tr>"
-                                     f"{rows}</table>")
+        self.edge_types.value = _edge_types_html(types)
         by_key = {ct.key: ct for ct in self.explorer.connection_types()}
         self._involved = [by_key[k] for k in zip(types["edge_population"], types["edge_type_id"], strict=True)
                           if k in by_key and not by_key[k].is_gap_junction]

@@ -98,11 +98,11 @@ class NetworkView3D(w.VBox):
         options = [a for a in explorer.group_attributes() if a != "node_id"]
         value = group_by if group_by in options else options[0]
         self.color_by = w.Dropdown(options=options, value=value, description="colour by",
-                                   layout=w.Layout(width="auto", max_width="260px"))
+                                   layout=w.Layout(flex="0 1 auto", width="auto", min_width="0", max_width="260px"))
         self.show_axes = w.Checkbox(value=axes, description="cell axes", indent=False,
                                     layout=w.Layout(width="auto"))
         self.canvas = Network3D(layout=w.Layout(width="100%"))
-        self.status = w.HTML(layout=w.Layout(width="100%"))
+        self.status = w.HTML(layout=w.Layout(width="auto"))  # 100% plus the widget's 2 px margins overflows
         self.status.add_class("bmtl-network3d-status")
         self.cells: pd.DataFrame = pd.DataFrame()
         self.without_positions: dict[str, int] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import numbers
 import threading
 import time
 import traceback
@@ -60,16 +61,28 @@ _fmt = fmt_number
 
 def _num(value: float, description: str, css: str, lo: float = -1e9, hi: float = 1e9,
          step: float | None = None) -> w.BoundedFloatText:
+    # the longest description, "amplitude (nA)", needs 97 px
     box = w.BoundedFloatText(value=value, min=lo, max=hi, step=step, description=description,
-                             layout=w.Layout(width="170px"), style={"description_width": "95px"})
+                             layout=w.Layout(width="175px"), style={"description_width": "100px"})
     box.add_class(css)
     return box
 
 
-def _table(rows: list[tuple[str, Any, str]], css: str) -> str:
+def _table(rows: list[tuple[str, Any, str]], css: str, caption: str = "") -> str:
+    """label | value | unit rows; a ``caption`` also names the table (``data-caption``)."""
     body = "".join(f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{_fmt(v)}</td>"
                    f"<td>{html.escape(u)}</td></tr>" for k, v, u in rows)
-    return f"<table class='{css}' style='font-size:12px'>{body}</table>"
+    cap = html.escape(caption)
+    head = f" data-caption='{cap}'" if caption else ""
+    return (f"<table class='{css}'{head} style='font-size:12px'>"
+            f"{f'<caption>{cap}</caption>' if caption else ''}{body}</table>")
+
+
+_ZAP_MAG, _ZAP_PHASE = "#1f77b4", "#d62728"
+_ZAP_LEGEND = ("<div class='bmtl-prof-zap-legend'>"
+               f"<span class='bmtl-prof-legend-item'><i style='border-top: 2px solid {_ZAP_MAG}'></i>|Z| (MΩ)</span>"
+               f"<span class='bmtl-prof-legend-item'><i style='border-top: 2px dashed {_ZAP_PHASE}'></i>phase (rad)"
+               "</span></div>")
 
 
 def _zap_summary(res: Any) -> str:
@@ -85,13 +98,29 @@ def _zap_summary(res: Any) -> str:
             + f"<div class='bmtl-prof-zap-none'><small>no resonance: {html.escape(why)}</small></div>")
 
 
+# profile_all's columns as the other tables name them: (label, unit, factor to the shown unit);
+# rheobase in pA as in the F–I tab.
+_ALL_COLUMNS = {"v_rest_mV": ("V_rest", "mV", 1.0), "r_in_MOhm": ("R_in", "MΩ", 1.0), "tau_ms": ("tau", "ms", 1.0),
+                "sag_ratio": ("sag ratio", "", 1.0), "rheobase_nA": ("rheobase", "pA", 1e3),
+                "max_rate_Hz": ("max rate", "Hz", 1.0), "f_res_Hz": ("resonance", "Hz", 1.0)}
+
+
 def _all_cells_table(df: Any) -> str:
-    """profile_all's table as shown: numbers as everywhere else, f_res "none" without a resonance."""
-    shown = df.astype(object).map(_fmt)
-    for cell, resonant in (df.attrs.get("resonant") or {}).items():
-        if not resonant and cell in shown.index:
-            shown.loc[cell, "f_res_Hz"] = "none"
-    return shown.to_html(classes="bmtl-prof-all-values", escape=False)
+    """profile_all's table as shown: one small table per cell type (label | value | unit, as the
+    other tabs), side by side where there is room and stacked in a narrow sidebar, where a row of
+    seven columns cannot fit; numbers as everywhere else, resonance "none" without one."""
+    resonant = df.attrs.get("resonant") or {}
+    cards = []
+    for cell, row in df.iterrows():
+        rows = []
+        for col, value in row.items():
+            label, unit, factor = _ALL_COLUMNS.get(col) or (*feature_label(str(col)), 1.0)
+            if col == "f_res_Hz" and not resonant.get(cell, True):
+                rows.append((label, "none", ""))
+            else:
+                rows.append((label, value * factor if isinstance(value, numbers.Real) else value, unit))
+        cards.append(_table(rows, "bmtl-prof-all-cell", caption=str(cell)))
+    return f"<div class='bmtl-prof-all-values'>{''.join(cards)}</div>"
 
 
 def _link(data: str, filename: str, mime: str, label: str, css: str) -> str:
@@ -120,12 +149,14 @@ class _Knob:
             self.mode, lo, hi, step, label = "absolute", 0.0, 1e-3, 5e-6, ""
         self.slider = w.FloatSlider(value=self._to_slider(self.default), min=lo, max=hi, step=step, readout=True,
                                     readout_format=".2f" if self.mode != "absolute" else ".1e",
-                                    continuous_update=True, layout=w.Layout(flex="1 1 auto", min_width="60px"))
+                                    continuous_update=True,
+                                    layout=w.Layout(flex="1 1 100px", min_width="100px", width="auto"))
         self._shown = self.slider.value
-        self.box = w.FloatText(value=self.default, layout=w.Layout(width="105px"))
+        self.box = w.FloatText(value=self.default, layout=w.Layout(flex="0 0 80px", width="80px"))
         self.label = w.HTML(f"<span title='{section}: {name} ({label or 'absolute'})'>{html.escape(name)}"
-                            f"<small> {html.escape(label)}</small></span>", layout=w.Layout(width="140px"))
-        self.row = w.HBox([self.label, self.slider, self.box], layout=w.Layout(width="100%"))
+                            f"<small> {html.escape(label)}</small></span>", layout=w.Layout(flex="0 0 120px"))
+        # one line where there is room; in the narrow sidebar the label goes above slider and box
+        self.row = w.HBox([self.label, self.slider, self.box], layout=w.Layout(width="100%", flex_flow="row wrap"))
         self.row.add_class("bmtl-prof-param")
         self.row.add_class(f"bmtl-prof-param-{section}-{name}")
         self._quiet = False
@@ -249,7 +280,7 @@ class ProfilerDashboard:
         self.f_line = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=["#1f77b4"])
         self.f_dots = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, colors=["#1f77b4"], default_size=36)
         self.f_fig = bq.Figure(marks=[self.f_line, self.f_dots], title="",
-                               axes=[bq.Axis(scale=sx, label="current (pA)"),
+                               axes=[bq.Axis(scale=sx, label="current (pA)", num_ticks=5),  # no overlap when narrow
                                      bq.Axis(scale=sy, label="rate (Hz)", orientation="vertical")],
                                fig_margin={"top": 20, "bottom": 45, "left": 55, "right": 15},
                                layout=w.Layout(width="100%", height="260px"))
@@ -265,16 +296,18 @@ class ProfilerDashboard:
         self.z_kind = w.Dropdown(options=["linear", "exponential"], value=z["kind"], description="chirp",
                                  layout=w.Layout(width="190px"), style={"description_width": "55px"})
         zx, zy, zp = bq.LinearScale(), bq.LinearScale(), bq.LinearScale()
-        self.z_mag = bq.Lines(x=[], y=[], scales={"x": zx, "y": zy}, colors=["#1f77b4"], labels=["|Z| (MΩ)"],
-                              display_legend=True)
-        self.z_phase = bq.Lines(x=[], y=[], scales={"x": zx, "y": zp}, colors=["#d62728"], labels=["phase (rad)"],
-                                line_style="dashed", display_legend=True)
-        # axis labels set off from their tick labels (4-digit ticks such as "-0.25" need ~35 px)
-        self.z_fig = bq.Figure(marks=[self.z_mag, self.z_phase], title="", legend_location="top-right",
-                               axes=[bq.Axis(scale=zx, label="frequency (Hz)"),
-                                     bq.Axis(scale=zy, label="|Z| (MΩ)", orientation="vertical", label_offset="42px"),
+        self.z_mag = bq.Lines(x=[], y=[], scales={"x": zx, "y": zy}, colors=[_ZAP_MAG], labels=["|Z| (MΩ)"])
+        self.z_phase = bq.Lines(x=[], y=[], scales={"x": zx, "y": zp}, colors=[_ZAP_PHASE], labels=["phase (rad)"],
+                                line_style="dashed")
+        # The legend is HTML under the plot (bqplot's own box is wider than the plot in the sidebar
+        # and sticks out of the figure); each y axis in its line's colour keeps a saved PNG readable.
+        # Axis labels set off from their tick labels (4-digit ticks such as "-0.25" need ~35 px).
+        self.z_fig = bq.Figure(marks=[self.z_mag, self.z_phase], title="",
+                               axes=[bq.Axis(scale=zx, label="frequency (Hz)", num_ticks=5),
+                                     bq.Axis(scale=zy, label="|Z| (MΩ)", orientation="vertical", label_offset="42px",
+                                             color=_ZAP_MAG),
                                      bq.Axis(scale=zp, label="phase (rad)", orientation="vertical", side="right",
-                                             label_offset="42px")],
+                                             label_offset="42px", color=_ZAP_PHASE)],
                                fig_margin={"top": 20, "bottom": 45, "left": 60, "right": 60},
                                layout=w.Layout(width="100%", height="260px"))
         self.z_fig.add_class("bmtl-prof-zap-plot")
@@ -290,8 +323,8 @@ class ProfilerDashboard:
         def row(*items: w.Widget) -> w.Box:
             return w.Box(list(items), layout=w.Layout(display="flex", flex_flow="row wrap", width="100%"))
 
-        # The F–I and ZAP figures join their tab when it is first shown: a bqplot figure drawn in a
-        # hidden tab has zero width and draws negative-size rects (browser console errors).
+        # The F–I and ZAP figures are in their tab only while it is shown: a bqplot figure drawn in
+        # a hidden tab has zero width and draws negative-size rects (browser console errors).
         self._tab_figs = {"fi": (2, self.f_fig), "zap": (3, self.z_fig)}
         tabs = [
             w.VBox([row(self.p_amp, self.p_delay, self.p_dur, self.p_tau), self.p_out]),
@@ -391,14 +424,15 @@ class ProfilerDashboard:
             self._draw(self.tab, res)
 
     def _show_tab_figure(self, tab: str) -> None:
-        """Put a tab's figure above its summary, once, now that the tab has a width."""
-        index, fig = self._tab_figs.get(tab, (None, None))
-        if fig is None:
-            return
-        box = self.tabs.children[index]
-        if fig not in box.children:
-            kids = list(box.children)
-            box.children = [*kids[:-1], fig, kids[-1]]
+        """Put the shown tab's figure above its summary and take the other tabs' figures out: a
+        figure in a hidden tab has zero width (also when a page reload draws every view anew)."""
+        for name, (index, fig) in self._tab_figs.items():
+            box = self.tabs.children[index]
+            kids = [k for k in box.children if k is not fig]
+            if name == tab:
+                kids.insert(len(kids) - 1, fig)
+            if kids != list(box.children):
+                box.children = kids
 
     def _sync_controller(self) -> None:
         self.prof.inject, self.prof.record = self.inject.value.strip(), self.record.value.strip()
@@ -512,6 +546,10 @@ class ProfilerDashboard:
         currents = fi_currents(start * 1e-3, end * 1e-3, step * 1e-3)  # raises on a bad range
         self.f_progress.max, self.f_progress.value = int(currents.size), 0
         with self.f_fig.hold_sync():
+            # x spans the sweep from the start: the axis stays put as points fill in, and one point
+            # is no one-value domain (bqplot's ticks fail on it: "invalid format: .undefinedg")
+            sx = self.f_line.scales["x"]
+            sx.min, sx.max = float(min(start, end)), float(max(start, end))
             self.f_line.x, self.f_line.y = [], []
             self.f_dots.x, self.f_dots.y = [], []
         self.f_out.value = ""
@@ -628,7 +666,7 @@ class ProfilerDashboard:
             with self.z_fig.hold_sync():
                 self.z_mag.x, self.z_mag.y = res.freq_hz, res.z_mag_MOhm
                 self.z_phase.x, self.z_phase.y = res.freq_hz, res.phase_rad
-            self.z_out.value = _zap_summary(res)
+            self.z_out.value = _ZAP_LEGEND + _zap_summary(res)
         elif tab == "all":
             self.a_out.value = _all_cells_table(res)
         self.status.value = f"{name}: {html.escape(TAB_TITLES[TABS.index(tab)])} done"

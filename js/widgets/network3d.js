@@ -214,7 +214,7 @@ function render({ model, el }) {
 
   const draw = () => {
     const t0 = performance.now();
-    const width = Math.max(200, Math.floor(host.getBoundingClientRect().width || 480));
+    const width = Math.max(120, Math.floor(host.getBoundingClientRect().width || 480));  // the sidebar is ~190 px inside
     const height = Math.max(160, model.get("height") || 420);
     const dpr = window.devicePixelRatio || 1;
     if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {

@@ -183,7 +183,8 @@ def drag_slider(page, row_selector: str, fraction: float, steps: int = 12) -> No
 
 
 def horizontal_overflow(page, root_selector: str) -> list[dict]:
-    """Elements under ``root_selector`` whose content is wider than their box (clipped or scrolling)."""
+    """Elements under ``root_selector`` whose content is wider than their box (clipped or scrolling),
+    and SVG text that runs past its figure's edge (a clipped title or tick label)."""
     return page.eval_on_selector(root_selector, """root => {
         const out = [];
         for (const el of [root, ...root.querySelectorAll('*')]) {
@@ -197,8 +198,30 @@ def horizontal_overflow(page, root_selector: str) -> list[dict]:
                       scroll: el.scrollWidth, client: el.clientWidth});
           }
         }
+        // SVG text (plot titles, axis labels, ticks) cut off at its figure's edge
+        for (const t of root.querySelectorAll('svg text')) {
+          let svg = t.ownerSVGElement;
+          while (svg && svg.ownerSVGElement) svg = svg.ownerSVGElement;
+          const b = t.getBoundingClientRect(), s = svg.getBoundingClientRect();
+          if (!t.textContent.trim() || b.width === 0 || s.width === 0) continue;
+          const past = Math.max(s.left - b.left, b.right - s.right);
+          if (past > 1) out.push({tag: 'svg text', text: t.textContent.slice(0, 40), past: Math.round(past)});
+        }
         return out;
     }""")
+
+
+def assert_fits(page, root_selector: str) -> None:
+    """No horizontal scrollbar and no clipped control under ``root_selector`` (root included)."""
+    over = horizontal_overflow(page, root_selector)
+    assert over == [], "\n".join(map(str, over))
+
+
+def default_sidebar_width(page) -> float:
+    """The right sidebar's width, checked to be JupyterLab's default (~250-400 px), not widened."""
+    width = page.eval_on_selector("#jp-right-stack", "el => el.getBoundingClientRect().width")
+    assert 200 < width < 420, width
+    return width
 
 
 def click_matrix_cell(page, conn_selector: str, label: str) -> None:
@@ -207,7 +230,7 @@ def click_matrix_cell(page, conn_selector: str, label: str) -> None:
     for cell in page.query_selector_all(f"{conn_selector} .bmtl-conn-heatmap rect.heatmapcell"):
         cell.hover(position={"x": 4, "y": 4})
         page.wait_for_timeout(150)
-        if label in page.inner_text(".bmtl-conn-hover"):
+        if label in page.inner_text(".bmtl-conn-hover"):  # bqplot shows the tooltip outside the dashboard
             cell.click(position={"x": 4, "y": 4})
             return
     raise AssertionError(f"no heatmap cell is {label!r}")

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from .helpers import (
+    assert_fits,
     click_matrix_cell,
-    horizontal_overflow,
     open_notebook,
     run_all_cells,
     screenshot,
@@ -45,8 +45,7 @@ def test_details_histograms_and_open_tuner(page, lab_server) -> None:
         assert min(widths) >= 4, (css, widths)
     # degree histogram: 18 connections onto 4 PV cells, so the counts add up to 4 target cells
     assert page.locator(f"{CONN} .bmtl-conn-degree-hist rect.bar").count() >= 1
-    over = horizontal_overflow(page, f"{CONN} .bmtl-conn-details")
-    assert over == [], "\n".join(map(str, over))
+    assert_fits(page, f"{CONN} .bmtl-conn-details")
     screenshot(page, "connectivity-details")
 
     # Open synapse tuner: the tuner on Exc2PV in the right sidebar, and the status says so.

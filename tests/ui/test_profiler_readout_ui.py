@@ -30,6 +30,15 @@ def _wait_done(page, what: str) -> None:
                            arg=[f"{ROOT} .bmtl-prof-status", f"{what} done"], timeout=120_000)
 
 
+# the current clamp's run is done and its table shows spikes (the 100 pA run before it had none)
+_SPIKES_SHOWN = """root => {
+    const done = document.querySelector(root + ' .bmtl-prof-status').textContent.endsWith('Current clamp done');
+    const row = [...document.querySelectorAll(root + ' .bmtl-prof-features tr')]
+        .find(r => r.cells[0] && r.cells[0].innerText === 'spikes in step');
+    return done && row !== undefined && Number(row.cells[1].innerText) > 0;
+}"""
+
+
 def _tab(page, title: str) -> None:
     page.click(f"{ROOT} .bmtl-prof-tabs .lm-TabBar-tab:has-text('{title}')")
 
@@ -63,9 +72,15 @@ def test_feature_names_zero_legend_and_resonance(page, lab_server) -> None:
     assert not [v for v, _ in passive.values() if NOISE.search(v)], passive
     assert abs(float(passive["sag ratio"][0])) < 0.05, passive
 
-    # Current clamp: eFEL features by name, with units in their own column.
+    # Current clamp: eFEL features by name, with units in their own column. The default 100 pA
+    # step is below PV's rheobase (~130 pA): no spikes, no AP features ("–"); 300 pA fires.
     _tab(page, "Current clamp")
     _wait_done(page, "PV: Current clamp")
+    assert _table(page, f"{ROOT} .bmtl-prof-features")["AP amplitude"][0] == "–"
+    amp = page.locator(f"{ROOT} .bmtl-prof-clamp-amp input")
+    amp.fill("0.3")
+    amp.press("Enter")
+    page.wait_for_function(_SPIKES_SHOWN, arg=ROOT, timeout=120_000)
     features = _table(page, f"{ROOT} .bmtl-prof-features")
     assert features["AP amplitude"][1] == "mV" and float(features["AP amplitude"][0]) > 30, features
     assert not [k for k in features if "_" in k], features  # no raw eFEL names
@@ -77,9 +92,9 @@ def test_feature_names_zero_legend_and_resonance(page, lab_server) -> None:
     dur.fill("3000")
     dur.press("Enter")
     _wait_done(page, "PV: ZAP")
-    page.wait_for_function(f"() => document.querySelectorAll('{ZAP} .legendtext').length >= 2", timeout=30_000)
-    legend = page.eval_on_selector_all(f"{ZAP} .legendtext", "els => els.map(e => e.textContent)")
-    assert "|Z| (MΩ)" in legend and "phase (rad)" in legend, legend
+    legend = page.eval_on_selector_all(f"{ROOT} .bmtl-prof-zap-legend .bmtl-prof-legend-item",
+                                       "els => els.map(e => [e.textContent, getComputedStyle(e.firstChild).borderTopStyle])")
+    assert legend == [["|Z| (MΩ)", "solid"], ["phase (rad)", "dashed"]], legend  # the lines' styles, named
     assert _axis_overlaps(page) == []
     zap = _table(page, f"{ROOT} .bmtl-prof-zap-summary")
     assert zap["resonance"][0] == "none", zap
@@ -92,11 +107,9 @@ def test_feature_names_zero_legend_and_resonance(page, lab_server) -> None:
     _tab(page, "All cells")
     page.click(f"{ROOT} .bmtl-prof-all-run")
     page.wait_for_selector(f"{ROOT} .bmtl-prof-all-values", timeout=240_000)
-    rows = page.eval_on_selector_all(f"{ROOT} .bmtl-prof-all-values tr",
-                                     "rs => rs.map(r => [...r.cells].map(c => c.innerText))")
-    head = next(r for r in rows if "f_res_Hz" in r)
-    col = head.index("f_res_Hz")
-    by_cell = {r[0]: r for r in rows if r and r[0] in ("Exc", "PV", "SST")}
-    assert by_cell["Exc"][col] == exc, (exc, by_cell)
-    assert by_cell["PV"][col] == "none", by_cell
-    assert not [v for r in by_cell.values() for v in r if NOISE.search(v)], by_cell
+    by_cell = {cell: _table(page, f"{ROOT} .bmtl-prof-all-values table[data-caption='{cell}']")
+               for cell in ("Exc", "PV", "SST")}
+    assert by_cell["Exc"]["resonance"][0] == exc, (exc, by_cell)
+    assert by_cell["PV"]["resonance"][0] == "none", by_cell
+    assert by_cell["Exc"]["rheobase"][1] == "pA", by_cell  # the F–I tab's unit
+    assert not [v for t in by_cell.values() for v, _ in t.values() if NOISE.search(v)], by_cell

@@ -9,9 +9,10 @@ from __future__ import annotations
 import pytest
 
 from .helpers import (
+    assert_fits,
     assert_trace_drawn,
+    default_sidebar_width,
     drag_slider,
-    horizontal_overflow,
     open_notebook,
     run_all_cells,
     screenshot,
@@ -157,16 +158,13 @@ def test_tuner_fits_the_default_sidebar(page, lab_server, viewport) -> None:
     run_all_cells(page)
     wait_for_trace(page, f"{SIDE} .bmtl-trace-panel.bmtl-syn-trace", min_points=50)
     assert_trace_drawn(page, f"{SIDE} .bmtl-trace-panel.bmtl-syn-trace")
-    width = page.eval_on_selector("#jp-right-stack", "el => el.getBoundingClientRect().width")
-    assert 200 < width < 420, width  # JupyterLab's default, not widened by the test
-    screenshot(page, f"tuner-sidebar-{viewport[0]}x{viewport[1]}")
-    over = horizontal_overflow(page, "#jp-right-stack .bmtl-host[data-ready='true']")
-    assert over == [], "\n".join(map(str, over))
+    default_sidebar_width(page)
+    screenshot(page, f"sidebar-tuner-{viewport[0]}x{viewport[1]}", readme=viewport == (1500, 950))
+    assert_fits(page, "#jp-right-stack .bmtl-host[data-ready='true']")
     page.click(f"{SIDE} button.bmtl-syn-optimize")
     page.wait_for_selector(f"{SIDE} .bmtl-opt-panel .bmtl-opt-param-Use", timeout=30_000)
     page.click(f"{SIDE} button.bmtl-syn-save")
     page.wait_for_selector(f"{SIDE} .bmtl-syn-diff", timeout=30_000)
     page.wait_for_timeout(500)
-    screenshot(page, f"tuner-sidebar-fit-{viewport[0]}x{viewport[1]}")
-    over = horizontal_overflow(page, "#jp-right-stack .bmtl-host[data-ready='true']")
-    assert over == [], "\n".join(map(str, over))
+    screenshot(page, f"sidebar-tuner-fit-{viewport[0]}x{viewport[1]}", readme=viewport == (1500, 950))
+    assert_fits(page, "#jp-right-stack .bmtl-host[data-ready='true']")
