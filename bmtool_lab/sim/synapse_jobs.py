@@ -25,6 +25,7 @@ BioNet semantics reproduced (bmtk 1.x, ``default_setters/synapse_models.py`` and
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -319,6 +320,8 @@ class _SynapseModel:
             from .model_hooks import registered_synapse_model
 
             self.hook_fnc = registered_synapse_model(spec.hooks, spec.hook_model)
+        # the dynamics dict BioNet hands the function, parsed once (every run builds a scratch)
+        self.hook_file_params: dict[str, Any] = json.loads(spec.hook_file_json) if spec.hook_model else {}
         self.syn = getattr(h, spec.mechanism)(self.seg)
         self.has_i, self.has_g = "i" in assigned, "g" in assigned
         self.train = protocol.EventTrain(self.syn, [], weight=0.0, delay_ms=0.0)
@@ -441,12 +444,10 @@ def _apply_with_hook(model: _SynapseModel, params: dict[str, Any], by_name: dict
     """Set the synapse as the model's own function sets it: the function builds a scratch
     synapse at the same segment from the dynamics dict (file entries, then the tuned values),
     and its parameters are copied onto the live one (the NetCon and the baseline stay)."""
-    import json
-
     from .model_hooks import build_with_hook, mechanism_of
 
     spec = model.spec
-    scratch = build_with_hook(model.hook_fnc, spec.label, {**json.loads(spec.hook_file_json), **params}, model.seg)
+    scratch = build_with_hook(model.hook_fnc, spec.label, {**model.hook_file_params, **params}, model.seg)
     if mechanism_of(scratch) != spec.mechanism:
         raise SimError("model", f"{spec.label}: the model's function for {spec.hook_model!r} builds a "
                                 f"{mechanism_of(scratch)}, not the {spec.mechanism} being tuned")

@@ -556,8 +556,9 @@ class SynapseTuner:
             others = ", ".join(c.key for c in self._cell_types if c.population == ct.target_population
                                and c.node_type_id in ct.target_node_type_ids) or ", ".join(map(str, ct.target_groups))
             notes.append(f"targets are {others}: tuned on {cell.key}")
-        from_model = weight_hook(self._hooks, ct.weight_function) is not None
-        weight, wnote = self._model_weight(ct) if from_model else _bionet_weight(ct)
+        found = weight_hook(self._hooks, ct.weight_function)
+        from_model = found is not None
+        weight, wnote = self._model_weight(ct, *found) if found else _bionet_weight(ct)
         if wnote:
             notes.append(wnote)
             if not from_model:  # the model's own weight function gives the weight BioNet would use
@@ -596,11 +597,11 @@ class SynapseTuner:
         return {"mechanism": mech, "spec": {"hook_model": ct.model_template, "hooks": self._hooks,
                                             "hook_file_json": json.dumps(file_params)}}
 
-    def _model_weight(self, ct: Any) -> tuple[float, str]:
-        """NetCon weight from the model's own weight function on the connection's first edge."""
+    def _model_weight(self, ct: Any, hook: Any, fn: str) -> tuple[float, str]:
+        """NetCon weight from the model's own weight function ``fn`` of ``hook`` on the
+        connection's first edge."""
         from bmtool_lab.model.sonata import SonataNetwork
 
-        hook, fn = weight_hook(self._hooks, ct.weight_function)
         if hook.unsafe:
             return float(ct.syn_weight or 0.0), (f"weight_function {ct.weight_function!r} is registered in {hook.path.name}, which was not "
                        f"run ({hook.unsafe}): using syn_weight as the NetCon weight")
