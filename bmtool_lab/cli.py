@@ -779,7 +779,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="headless: build the example network, run one simulation and print what it did")
     d.add_argument("--folder", default="example_network", help="where to build the example network (headless)")
     d.add_argument("--cell", default="Exc", help="cell type to simulate (pop_name), default Exc")
-    d.add_argument("--amp", type=float, default=0.05, help="current step amplitude in nA (default 0.05)")
+    d.add_argument("--amp", type=float, default=0.2, help="current step amplitude in nA (default 0.2: the example Exc cell fires at about 16 Hz)")
     d.add_argument("--port", type=int, default=8888, help="JupyterLab port (default 8888)")
     d.add_argument("--allow-root", action="store_true", help="pass --allow-root to JupyterLab (automatic when running as root)")
 

@@ -55,7 +55,7 @@ class TraceDemo:
 
     title = "Trace demo"
 
-    def __init__(self, config: str | Path, cell: str = "Exc", amp_nA: float = 0.05,
+    def __init__(self, config: str | Path, cell: str = "Exc", amp_nA: float = 0.2,
                  delay_ms: float = 50.0, dur_ms: float = 300.0, tstop_ms: float = 400.0) -> None:
         from .model.cell_types import find_cell_type, list_cell_types
         from .model.config import load_config
