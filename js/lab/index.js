@@ -11,6 +11,7 @@ import { LabIcon } from "@jupyterlab/ui-components";
 import { DOMWidgetModel, DOMWidgetView, IJupyterWidgetRegistry, unpack_models } from "@jupyter-widgets/base";
 import { Panel, Widget } from "@lumino/widgets";
 import { ModelBrowser } from "./browser.js";
+import { keepCleanOnKernelInfo } from "./clean_open.js";
 
 const MODULE_NAME = "bmtool-lab";
 const MODULE_VERSION = "0.1.0";
@@ -28,9 +29,14 @@ const seenNotebooks = new Set();
 function trackNotebooks(app) {
   const note = () => {
     const w = app.shell.currentWidget;
-    if (w && w.sessionContext && w.content && w.content.model) seenNotebooks.add(w);
+    if (w && w.sessionContext && w.content && w.content.model) {
+      seenNotebooks.add(w);
+      keepCleanOnKernelInfo(w);
+    }
   };
   app.shell.currentChanged?.connect(note);
+  // Every notebook as it opens (also those opened in the background), not only the current one.
+  app.docRegistry?.getWidgetFactory?.("Notebook")?.widgetCreated?.connect((_, w) => keepCleanOnKernelInfo(w));
   note();
 }
 
