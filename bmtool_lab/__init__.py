@@ -40,5 +40,18 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def _register_dashboards() -> None:
+    # In a notebook (IPython already imported), a controller ending a cell shows its dashboard.
+    import sys
+
+    if "IPython" in sys.modules:
+        from .widgets.registry import register_ipython_display
+
+        register_ipython_display()
+
+
+_register_dashboards()
+
+
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "bmtool-lab"}]

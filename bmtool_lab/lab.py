@@ -214,21 +214,34 @@ def _controller(kind: str, config: str) -> Any:
             from .tuning.connectivity import ConnectivityExplorer
 
             ctl = ConnectivityExplorer(config)
+        elif kind == "network":
+            from .tuning.network_run import NetworkSimulation
+            from .widgets.registry import dashboard_widget
+
+            ctl = NetworkSimulation(config)
+            # "with unsaved tuning" takes the synapse tuners open on the same model in this kernel
+            dashboard_widget(ctl, tuners=lambda: _open_tuners(key[0]))
         else:
-            raise ValueError(f"unknown dashboard {kind!r} (tuner, profiler, connectivity)")
+            raise ValueError(f"unknown dashboard {kind!r} (tuner, profiler, connectivity, network)")
         _CONTROLLERS[key] = ctl
     return ctl
 
 
+def _open_tuners(config: str) -> list[Any]:
+    """The synapse tuners this kernel's dashboards opened on ``config`` (a resolved path)."""
+    return [ctl for (path, kind), ctl in _CONTROLLERS.items() if kind == "tuner" and path == config]
+
+
 def open_dashboard(kind: str, config: str, item: str | None = None, area: str = "right") -> Any:
-    """Open the tuner (``item`` = connection), profiler (``item`` = cell type) or connectivity
-    explorer of ``config`` in the right sidebar or a main-area tab; returns the host."""
+    """Open the tuner (``item`` = connection), profiler (``item`` = cell type), connectivity
+    explorer or network run of ``config`` in the right sidebar or a main-area tab; returns the host."""
     from .widgets.host import open_in_main, open_sidebar
 
     ctl = _controller(kind, config)
     if item:
         ctl.select(item)
-    name = {"tuner": "Synapse tuner", "profiler": "Cell profiler", "connectivity": "Connectivity"}[kind]
+    name = {"tuner": "Synapse tuner", "profiler": "Cell profiler", "connectivity": "Connectivity",
+            "network": "Network run"}[kind]
     title = f"{name}: {Path(config).parent.name or Path(config).name}"
     opener = open_in_main if area == "main" else open_sidebar
     return opener(ctl, title=title, key=f"{kind}:{area}:{Path(config).expanduser().resolve()}")
@@ -245,7 +258,8 @@ def code_for(ctl: Any, config: str | None = None) -> str:
     cfg = str(getattr(getattr(ctl, "config", None), "path", None) or config or "")
     kind = type(ctl).__name__
     lines = ["import bmtool_lab", f"from bmtool_lab import {kind}", ""]
-    var = {"SynapseTuner": "tuner", "CellProfiler": "prof", "ConnectivityExplorer": "conn"}.get(kind, "dash")
+    var = {"SynapseTuner": "tuner", "CellProfiler": "prof", "ConnectivityExplorer": "conn",
+           "NetworkSimulation": "sim"}.get(kind, "dash")
     lines.append(f"{var} = {kind}({cfg!r})")
     name = getattr(ctl, "name", None)
     if kind == "SynapseTuner" and name:
@@ -270,7 +284,7 @@ def _ends_with_display(code: str) -> str:
     lines = code.rstrip().splitlines()
     if lines and lines[-1].strip().isidentifier():
         return code
-    m = re.search(r"^(\w+)\s*=\s*(?:\w+\.)*(SynapseTuner|CellProfiler|ConnectivityExplorer)\(", code, re.M)
+    m = re.search(r"^(\w+)\s*=\s*(?:\w+\.)*(SynapseTuner|CellProfiler|ConnectivityExplorer|NetworkSimulation)\(", code, re.M)
     return code.rstrip() + f"\n{m.group(1)}\n" if m else code
 
 

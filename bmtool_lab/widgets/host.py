@@ -58,6 +58,11 @@ def _as_widget(dashboard: Any) -> widgets.Widget:
     """A controller's dashboard widget (``.widget`` / ``.dashboard()``), or the widget itself."""
     if isinstance(dashboard, widgets.Widget):
         return dashboard
+    from .registry import dashboard_widget
+
+    registered = dashboard_widget(dashboard)
+    if registered is not None:
+        return registered
     for attr in ("widget", "dashboard"):
         value = getattr(dashboard, attr, None)
         value = value() if callable(value) else value

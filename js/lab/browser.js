@@ -259,7 +259,9 @@ export class ModelBrowser extends Widget {
       el(
         "div",
         { class: "bmtl-browser-buttons" },
-        el("button", { class: "jp-mod-styled bmtl-btn-connectivity", onclick: open("connectivity", null, "main") }, "Connectivity matrices")
+        el("button", { class: "jp-mod-styled bmtl-btn-connectivity", onclick: open("connectivity", null, "main") }, "Connectivity matrices"),
+        el("button", { class: "jp-mod-styled bmtl-btn-network", title: "Run the whole network with BioNet (right sidebar)",
+          onclick: open("network", null, "right") }, "Network run")
       )
     );
     const section = (title, rows, cols, action = null) => {

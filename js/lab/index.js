@@ -263,6 +263,7 @@ const browserPlugin = {
       ["bmtool-lab:open-profiler", "profiler", "BMTool Lab: cell profiler", "Open the cell profiler of the panel's config"],
       ["bmtool-lab:open-connectivity", "connectivity", "BMTool Lab: connectivity matrices",
         "Open the connectivity explorer of the panel's config"],
+      ["bmtool-lab:open-network-run", "network", "BMTool Lab: network run", "Run the panel's network with BioNet"],
     ];
     for (const [id, kind, label, caption] of dashboards) {
       app.commands.addCommand(id, {

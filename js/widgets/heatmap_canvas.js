@@ -12,6 +12,7 @@
 //   .plot ("left,top,width,height" of the cell area in CSS px), .rowStep/.colStep (label every k-th).
 import "./heatmap_canvas.css";
 import { floats } from "./_floats.js";
+import { onWidthChange } from "./_resize.js";
 
 // viridis, 10 stops (matplotlib), interpolated into a 256-entry lookup table
 const STOPS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58",
@@ -265,16 +266,7 @@ function render({ model, el }) {
   for (const name of ["row_labels", "col_labels", "row_title", "col_title", "units", "selected", "height"]) {
     model.on(`change:${name}`, draw);
   }
-  let lastWidth = 0;
-  const ro = new ResizeObserver((entries) => {
-    const w = Math.floor(entries[0].contentRect.width);
-    if (w > 0 && w !== lastWidth) {
-      lastWidth = w;
-      draw();
-    }
-  });
-  ro.observe(el);
-  return () => ro.disconnect();
+  return onWidthChange(el, () => draw());
 }
 
 export default { render };
