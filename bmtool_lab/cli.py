@@ -653,6 +653,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise _input_error(err) from None
     _say_problems(args, sim.model_problems)
     tstop = float(args.tstop if args.tstop is not None else sim.config.run.tstop)
+    if args.ranks < 1:
+        raise CliError(f"--ranks must be >= 1, not {args.ranks}")
+    if args.slurm:
+        try:
+            script = sim.write_job(Path(args.slurm).expanduser(), ranks=args.ranks, tstop_ms=tstop,
+                                   partition=args.partition, time=args.time)
+        except (SimError, ValueError, OSError) as err:
+            raise CliError(f"could not write the job: {err}") from None
+        doc = {"command": "run", "config": str(config), "job_script": str(script), "ranks": args.ranks,
+               "tstop_ms": tstop, "output_dir": str(script.parent / "output"),
+               "submit": f"sbatch {script}", "run_here": f"bash {script}"}
+        _say(args, f"bmtool-lab: wrote {script} ({args.ranks} rank(s), {tstop:g} ms): submit with `sbatch {script}` "
+                   f"(or `bash {script}` here); then `bmtool-lab raster {script.parent / 'output'}`")
+        _write_json(out, doc)
+        return EXIT_OK
     bar = Progress(f"BioNet {Path(config).name} (ms)", int(round(tstop)), enabled=not args.quiet)
     try:
         run = sim.run(tstop, ranks=args.ranks, output_dir=args.output_dir,
@@ -664,8 +679,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     doc = {"command": "run", "config": str(config), **run.summary(),
-           "units": {"tstop_ms": "ms", "wall_s": "s", "rates_Hz": "Hz (mean and std over each group's cells)"}}
-    _say(args, f"bmtool-lab: {doc['n_spikes']} spikes in {tstop:g} ms (wall {run.wall_s:.1f} s), output in "
+           "units": {"tstop_ms": "ms", "t_stop_ms": "ms", "wall_s": "s",
+                     "rates_Hz": "Hz (mean and std over each group's cells)"}}
+    ranks = f" on {run.ranks} MPI ranks" if run.ranks > 1 else ""
+    _say(args, f"bmtool-lab: {doc['n_spikes']} spikes in {tstop:g} ms{ranks} (wall {run.wall_s:.1f} s), output in "
                f"{run.output_dir}")
     for group, r in doc["rates_Hz"].items():
         _say(args, f"bmtool-lab:   {group}: {r['mean']:.2f} ± {r['std']:.2f} Hz over {r['n_cells']} cells")
@@ -885,10 +902,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "write a JSON summary", cmd_run)
     r.add_argument("config", help="simulation_config.json")
     r.add_argument("--tstop", type=float, default=None, metavar="MS", help="simulated time (ms; default the config's)")
-    r.add_argument("--ranks", type=int, default=1, help="MPI ranks (only 1 is supported yet)")
+    r.add_argument("--ranks", type=int, default=1,
+                   help="MPI ranks (mpiexec -n N; needs the mpi extra: pip install 'bmtool-lab[mpi]')")
     r.add_argument("--output-dir", default=None, metavar="DIR",
                    help="where BioNet writes (default: a new temporary folder; the model's own output is untouched)")
     r.add_argument("--json", metavar="OUT.json", help="write the run's summary here (default: standard output)")
+    r.add_argument("--slurm", default=None, metavar="DIR",
+                   help="write a SLURM job folder here (run config + job.sh for sbatch) instead of running")
+    r.add_argument("--partition", default=None, help="with --slurm: the SLURM partition")
+    r.add_argument("--time", default="01:00:00", help="with --slurm: the job's time limit (default 01:00:00)")
     a = command("raster", "a spike raster (PNG) and rates per group of a BioNet output folder", cmd_raster)
     a.add_argument("output_dir", help="the output folder of a BioNet run (holds spikes.h5)")
     a.add_argument("--config", default=None, help="the config of that run (found beside the folder if not given)")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up this checkout for bmtool_lab: Debian's Chromium (browser tests), a project virtual
 # environment with the build tools, the JS build (anywidget bundles + prebuilt labextension),
-# the package in editable mode with its test extras, and the labextension's registration.
+# the package in editable mode with its test and mpi extras (mpi4py + MPICH's wheel: network
+# runs on several MPI ranks), and the labextension's registration.
 #
 # Idempotent: a second run only redoes what changed.
 #   VENV=path     the virtual environment to create/use (default: .venv in the checkout)
@@ -81,10 +82,19 @@ npm run --silent build >/dev/null
 
 # --- the package ---------------------------------------------------------------------------
 stamp=$("$PY" -c 'import sys; print(sys.prefix)')/.bmtool-lab-setup-stamp
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! "$PY" -c "import bmtool_lab, pytest, playwright, neuron" >/dev/null 2>&1; then
-  log "pip: bmtool-lab (editable) with test extras"
-  "${PIP[@]}" install -e ".[test]"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! "$PY" -c "import bmtool_lab, pytest, playwright, neuron, mpi4py" >/dev/null 2>&1; then
+  log "pip: bmtool-lab (editable) with test and mpi extras"
+  if ! "${PIP[@]}" install -e ".[test,mpi]"; then
+    log "WARNING: the mpi extra (mpi4py, mpich) did not install: network runs on more than one rank will fail"
+    "${PIP[@]}" install -e ".[test]"
+  fi
   touch "$stamp"
+fi
+# NEURON's wheels load libmpi at run time: say whether this environment's MPI starts two ranks.
+if "$PY" -c "import mpi4py" >/dev/null 2>&1 && [ -x "$PY_BIN/mpiexec" ]; then
+  mpi_desc="MPI $("$PY_BIN/mpichversion" 2>/dev/null | sed -n 's/^MPICH Version:[[:space:]]*/MPICH /p' | head -1)"
+else
+  mpi_desc="no MPI (ranks > 1 unavailable)"
 fi
 
 # The editable install does not place the labextension: link the built one into the environment.
@@ -99,4 +109,4 @@ fi
   || die "JupyterLab does not list the bmtool-lab labextension as enabled"
 
 chromium_v=$( (chromium --version || chromium-browser --version) 2>/dev/null | head -1 || echo "no chromium")
-echo "setup: $env_desc ($("$PY" --version 2>&1)), node $(node --version), ${chromium_v:-no chromium}, labextension bmtool-lab enabled; $(( $(date +%s) - t_start )) s"
+echo "setup: $env_desc ($("$PY" --version 2>&1)), node $(node --version), ${chromium_v:-no chromium}, ${mpi_desc}, labextension bmtool-lab enabled; $(( $(date +%s) - t_start )) s"

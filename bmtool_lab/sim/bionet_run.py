@@ -1,12 +1,15 @@
-"""Whole-network BioNet runs in a child process (:mod:`bmtool_lab.sim.bionet_child`): the run
-config, the overlay of tuned dynamics files, progress in simulated ms, stop, and BioNet's log
-when it dies. Nothing in the model folder is written: the run config, the overlay and the
-output live in the run's own folder."""
+"""Whole-network BioNet runs in a child process (:mod:`bmtool_lab.sim.bionet_child`), on one
+rank or under MPI (``mpiexec -n N``): the run config, the overlay of tuned dynamics files,
+progress in simulated ms, stop (the spikes up to there are kept), BioNet's log when it dies,
+and SLURM job folders that run the same child. Nothing in the model folder is written: the run
+config, the overlay and the output live in the run's own folder."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,11 +19,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .bionet_child import STATUS_FILE_NAME, STOP_FILE_NAME
 from .errors import SimError
 
-__all__ = ["write_run_config", "run_bionet", "RUN_CONFIG_NAME"]
+__all__ = ["write_run_config", "run_bionet", "mpi_launcher", "write_job_script", "read_status",
+           "RUN_CONFIG_NAME", "JOB_SCRIPT_NAME", "STOP_FILE_NAME", "STATUS_FILE_NAME"]
 
 RUN_CONFIG_NAME = "run_config.json"
+JOB_SCRIPT_NAME = "job.sh"
+_CHILD = ["-u", "-m", "bmtool_lab.sim.bionet_child"]
+_STARTED = "Running simulation for"  # BioNet's log line once the network is built
 _T_SIM = re.compile(r"t_sim:\s*([0-9.eE+-]+)\s*ms")
 # keys of bmtk's resolved config that describe where it was read from, not the run
 _RESOLVED_ONLY = ("network", "config_path", "config_dir", "manifest")
@@ -77,49 +85,255 @@ def _overlay_dir(doc: dict, run_dir: Path, overlay: dict[Path, dict]) -> Path:
     return dst
 
 
-def run_bionet(run_config: Path, model_config: Path, *, tstop_ms: float,
+def mpi_launcher(ranks: int) -> tuple[list[str], dict[str, str]]:
+    """The command prefix that starts ``ranks`` MPI processes here (``mpiexec -n N``) and the
+    environment NEURON needs to find the MPI library (``MPI_LIB_NRN_PATH``; NEURON's wheels load
+    libmpi at run time). The mpiexec beside this Python (the ``mpi`` extra's MPICH wheel) comes
+    first, then one on PATH. SimError when there is none."""
+    here = Path(sys.executable).parent
+    exe = next((str(here / n) for n in ("mpiexec", "mpirun") if (here / n).is_file()), None)
+    exe = exe or shutil.which("mpiexec") or shutil.which("mpirun")
+    if exe is None:
+        raise SimError("model", f"ranks={ranks} needs MPI: no mpiexec here (pip install 'bmtool-lab[mpi]', "
+                                "which brings mpi4py and MPICH, or load your cluster's MPI)")
+    env: dict[str, str] = {}
+    if not os.environ.get("MPI_LIB_NRN_PATH"):
+        lib = find_libmpi(Path(exe))
+        if lib is not None:
+            env["MPI_LIB_NRN_PATH"] = str(lib)
+    return [exe, "-n", str(int(ranks))], env
+
+
+def find_libmpi(mpiexec: Path) -> Path | None:
+    """The MPI library that goes with ``mpiexec`` (``<prefix>/lib/libmpi.so.N``; the bare
+    ``libmpi.so`` of the MPICH wheel is a linker script NEURON cannot load)."""
+    prefix = Path(os.path.realpath(mpiexec)).parent.parent
+    for lib_dir in (prefix / "lib", prefix / "lib64", prefix / "lib" / "x86_64-linux-gnu"):
+        found = sorted(lib_dir.glob("libmpi.so.[0-9]*"), key=lambda p: len(p.name))
+        if found:
+            return found[0]
+        found = sorted(lib_dir.glob("libmpi.[0-9]*.dylib"))
+        if found:
+            return found[0]
+    return None
+
+
+def read_status(output_dir: Path) -> dict[str, Any] | None:
+    """What the child wrote at the end of a run (``run_status.json``), or None."""
+    try:
+        return json.loads((Path(output_dir) / STATUS_FILE_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run_bionet(run_config: Path, model_config: Path, *, tstop_ms: float, ranks: int = 1,
                on_progress: Callable[[float], None] | None = None, stop: threading.Event | None = None,
-               timeout_s: float | None = None) -> dict[str, Any]:
-    """Run BioNet on ``run_config`` in a child process. Returns {"stopped": bool, "wall_s",
-    "log": last lines}; SimError with BioNet's own last lines when the run dies."""
-    cmd = [sys.executable, "-u", "-m", "bmtool_lab.sim.bionet_child", str(run_config), str(model_config)]
+               timeout_s: float | None = None, stop_grace_s: float = 60.0) -> dict[str, Any]:
+    """Run BioNet on ``run_config`` in a child process (``ranks`` > 1: under ``mpiexec``).
+
+    Returns {"stopped", "t_stop_ms" (simulated time reached), "spikes_kept", "wall_s", "log":
+    last lines}. Setting ``stop`` before the network is built ends the child at once (no
+    spikes); once it simulates, the child stops at its next block and writes the spikes up to
+    there (``spikes_kept``), or is ended after ``stop_grace_s`` if it does not. SimError with
+    BioNet's own last lines when the run dies."""
+    ranks = int(ranks)
+    if ranks < 1:
+        raise ValueError(f"ranks must be >= 1, not {ranks}")
+    env = dict(os.environ)
+    cmd = [sys.executable, *_CHILD, str(run_config), str(model_config)]
+    if ranks > 1:
+        prefix, mpi_env = mpi_launcher(ranks)
+        env.update(mpi_env)
+        cmd = [*prefix, *cmd, "--mpi"]
+    stop_file = run_config.parent / STOP_FILE_NAME
+    stop_file.unlink(missing_ok=True)
+    status_file = run_config.parent / "output" / STATUS_FILE_NAME
+    status_file.unlink(missing_ok=True)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=run_config.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            bufsize=1)
+                            bufsize=1, env=env, start_new_session=True)
     tail: list[str] = []
-    stopped = False
+    started = threading.Event()
+    state: dict[str, Any] = {"asked": False, "killed": False, "t": 0.0, "t_killed": 0.0}
+
+    def end_child() -> None:
+        if state["killed"]:
+            return
+        state["killed"], state["t_killed"] = True, state["t"]
+        _end_tree(proc)
 
     def watch_stop() -> None:
-        nonlocal stopped
+        asked_at = None
         while proc.poll() is None:
-            if stop is not None and stop.wait(0.1):
-                stopped = True
-                proc.terminate()
+            if stop is not None and stop.is_set() and asked_at is None:
+                state["asked"], asked_at = True, time.perf_counter()
+                if not started.is_set():  # still building: nothing to keep
+                    end_child()
+                    return
+                stop_file.write_text("stop\n")
+            if asked_at is not None and time.perf_counter() - asked_at > stop_grace_s:
+                end_child()
                 return
             if timeout_s is not None and time.perf_counter() - t0 > timeout_s:
-                proc.kill()
+                end_child()
                 return
-            if stop is None:
-                time.sleep(0.1)
+            time.sleep(0.05)
 
     watcher = threading.Thread(target=watch_stop, name="bmtool_lab-bionet-stop", daemon=True)
     watcher.start()
     assert proc.stdout is not None
-    for line in proc.stdout:
-        line = line.rstrip("\n")
-        tail = (tail + [line])[-40:]
-        m = _T_SIM.search(line)
-        if m and on_progress is not None:
-            on_progress(min(float(m.group(1)), tstop_ms))
+    try:
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            tail = (tail + [line])[-40:]
+            if _STARTED in line:
+                started.set()
+            m = _T_SIM.search(line)
+            if m and not state["killed"]:
+                state["t"] = min(float(m.group(1)), tstop_ms)
+                if on_progress is not None:
+                    on_progress(state["t"])
+    except BaseException:  # KeyboardInterrupt in the kernel: the child must not outlive it
+        end_child()
+        raise
     rc = proc.wait()
     watcher.join(timeout=1.0)
+    stop_file.unlink(missing_ok=True)
     wall = time.perf_counter() - t0
-    if stopped:
-        return {"stopped": True, "wall_s": wall, "log": tail}
+    status = read_status(status_file.parent) if rc == 0 and not state["killed"] else None
+    if state["asked"] or (status and status.get("stopped")):
+        if status is not None:
+            return {"stopped": bool(status["stopped"]), "t_stop_ms": float(status["t_stop_ms"]),
+                    "spikes_kept": True, "wall_s": wall, "log": tail}
+        return {"stopped": True, "t_stop_ms": state["t_killed"], "spikes_kept": False, "wall_s": wall, "log": tail}
+    if state["killed"]:
+        raise SimError("timeout", f"the BioNet run did not finish in {timeout_s:g} s", detail="\n".join(tail))
     if rc != 0:
         errors = [ln for ln in tail if "Error" in ln or "error" in ln or "Exception" in ln] or tail[-5:]
         raise SimError("model", f"the BioNet run died (exit {rc}): {errors[-1].strip() if errors else 'no output'}",
                        detail="\n".join(tail))
     if on_progress is not None:
         on_progress(tstop_ms)
-    return {"stopped": False, "wall_s": wall, "log": tail}
+    return {"stopped": False, "t_stop_ms": tstop_ms, "spikes_kept": True, "wall_s": wall, "log": tail}
+
+
+def _end_tree(proc: subprocess.Popen, grace_s: float = 3.0) -> None:
+    """End the child and everything it started: mpiexec's proxies and ranks lead sessions of
+    their own, so a signal to the child's group alone can miss them. SIGTERM, then SIGKILL."""
+    import signal
+
+    tree = [proc.pid, *_descendants(proc.pid)]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in tree:
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and any(_alive(p) for p in tree[1:]):
+            time.sleep(0.05)
+        if proc.poll() is not None and not any(_alive(p) for p in tree[1:]):
+            return
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc; none elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+
+
+def write_job_script(job_dir: Path, model_config: Path, *, ranks: int, partition: str | None = None,
+                     time_limit: str = "01:00:00", job_name: str | None = None, account: str | None = None,
+                     nodes: int | None = None, mem: str | None = None, sbatch: tuple[str, ...] = (),
+                     setup: str = "", python: str | None = None) -> Path:
+    """``job_dir/job.sh``: an sbatch script that runs the child on ``job_dir/run_config.json``
+    (written before, by :func:`write_run_config`) with ``srun`` inside a SLURM job, else with
+    ``mpiexec -n RANKS`` (or plain Python for one rank) — so the same script runs on a laptop
+    with ``bash job.sh``. ``setup``: shell lines run first (``module load ...``, activating an
+    environment); ``BMTOOL_LAB_PYTHON`` overrides the interpreter at run time."""
+    job_dir = Path(job_dir).resolve()
+    ranks = int(ranks)
+    if ranks < 1:
+        raise ValueError(f"ranks must be >= 1, not {ranks}")
+    py = python or sys.executable
+    q = shlex.quote
+    lines = ["#!/usr/bin/env bash",
+             f"#SBATCH --job-name={job_name or 'bmtool_lab_' + Path(model_config).parent.name}",
+             f"#SBATCH --ntasks={ranks}",
+             f"#SBATCH --time={time_limit}",
+             f"#SBATCH --chdir={job_dir}",
+             f"#SBATCH --output={job_dir}/slurm-%j.out"]
+    if partition:
+        lines.append(f"#SBATCH --partition={partition}")
+    if account:
+        lines.append(f"#SBATCH --account={account}")
+    if nodes:
+        lines.append(f"#SBATCH --nodes={int(nodes)}")
+    if mem:
+        lines.append(f"#SBATCH --mem={mem}")
+    lines += [f"#SBATCH {opt}" for opt in sbatch]
+    lines += [
+        f"# Written by bmtool_lab: BioNet on {Path(model_config).resolve()} with {ranks} MPI rank(s).",
+        "# Submit with `sbatch job.sh`; without SLURM, `bash job.sh` runs it here (mpiexec, or Python",
+        "# for one rank). Output: output/ (spikes.h5, run_status.json); `touch stop_requested` stops",
+        "# the run at its next block, keeping the spikes so far.",
+        "set -euo pipefail",
+        f"JOB_DIR={q(str(job_dir))}",
+        "cd \"$JOB_DIR\"",
+    ]
+    if setup.strip():
+        lines += ["# --- setup", *setup.strip().splitlines()]
+    lines += [
+        f"PY=${{BMTOOL_LAB_PYTHON:-{q(py)}}}",
+        f"NTASKS=${{SLURM_NTASKS:-{ranks}}}",
+        f"CHILD=(\"$PY\" {' '.join(_CHILD)} \"$JOB_DIR/{RUN_CONFIG_NAME}\" {q(str(Path(model_config).resolve()))})",
+        "if [ \"$NTASKS\" -gt 1 ]; then CHILD+=(--mpi); fi",
+        f"rm -f \"$JOB_DIR/{STOP_FILE_NAME}\" \"$JOB_DIR/output/{STATUS_FILE_NAME}\"",
+        "if [ -n \"${SLURM_JOB_ID:-}\" ] && command -v srun >/dev/null 2>&1; then",
+        "  exec srun ${BMTOOL_LAB_SRUN_ARGS:-} \"${CHILD[@]}\"",
+        "elif [ \"$NTASKS\" -gt 1 ]; then",
+        "  MPIEXEC=$(dirname \"$PY\")/mpiexec",
+        "  if [ ! -x \"$MPIEXEC\" ]; then MPIEXEC=$(command -v mpiexec || command -v mpirun || true); fi",
+        "  [ -n \"$MPIEXEC\" ] || { echo \"job.sh: $NTASKS ranks need mpiexec (pip install 'bmtool-lab[mpi]')\" >&2; exit 2; }",
+        "  if [ -z \"${MPI_LIB_NRN_PATH:-}\" ]; then  # NEURON's wheels load libmpi at run time",
+        "    prefix=$(dirname \"$(dirname \"$(readlink -f \"$MPIEXEC\")\")\")",
+        "    for lib in \"$prefix\"/lib/libmpi.so.[0-9]* \"$prefix\"/lib64/libmpi.so.[0-9]*; do",
+        "      if [ -e \"$lib\" ]; then export MPI_LIB_NRN_PATH=$lib; break; fi",
+        "    done",
+        "  fi",
+        "  exec \"$MPIEXEC\" -n \"$NTASKS\" \"${CHILD[@]}\"",
+        "else",
+        "  exec \"${CHILD[@]}\"",
+        "fi",
+    ]
+    path = job_dir / JOB_SCRIPT_NAME
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o755)
+    return path

@@ -139,6 +139,33 @@ def test_fit_from_a_targets_file_and_save(fresh_example: Path, tmp_path: Path,
     assert "Exc2PV" in out and "fit_error" in out
 
 
+def test_run_on_two_ranks_to_json(example_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    summary = tmp_path / "summary.json"
+    code, _, err = run(["run", example_config, "--tstop", 500, "--ranks", 2, "--json", summary,
+                        "--output-dir", tmp_path / "r"], capsys)
+    assert code == EXIT_OK, err
+    doc = json.loads(summary.read_text())
+    assert doc["ranks"] == 2 and doc["tstop_ms"] == doc["t_stop_ms"] == 500.0 and not doc["stopped"]
+    assert doc["n_spikes"] > 0 and set(doc["rates_Hz"]) == {"Exc", "PV", "SST"}
+    assert "on 2 MPI ranks" in err
+
+
+def test_run_slurm_writes_a_job_instead(example_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    job = tmp_path / "job"
+    code, out, err = run(["run", example_config, "--tstop", 200, "--ranks", 4, "--slurm", job,
+                          "--partition", "short", "--time", "00:05:00"], capsys)
+    assert code == EXIT_OK, err
+    doc = json.loads(out)
+    script = job / "job.sh"
+    assert doc["job_script"] == str(script) and doc["submit"] == f"sbatch {script}" and doc["ranks"] == 4
+    text = script.read_text()
+    assert "#SBATCH --ntasks=4" in text and "#SBATCH --partition=short" in text and "--time=00:05:00" in text
+    assert json.loads((job / "run_config.json").read_text())["run"]["tstop"] == 200.0
+    assert not (job / "output" / "spikes.h5").exists()  # written, not run
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    assert f"sbatch {script}" in err
+
+
 def _entry_point() -> list[str]:
     exe = shutil.which("bmtool-lab") or str(Path(sys.executable).parent / "bmtool-lab")
     if not Path(exe).exists():
