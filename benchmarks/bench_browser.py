@@ -11,16 +11,12 @@ commit, which runs in a microtask).
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import shutil
-import tempfile
-import threading
+import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STATIC = ROOT / "bmtool_lab" / "static"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _browser_page import bundle_page, stats  # noqa: E402
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <link rel="stylesheet" href="trace_panel.css"></head>
@@ -78,41 +74,14 @@ window.ready = true;
 </script></body></html>"""
 
 
-def _stats(times: list[float]) -> dict:
-    s = sorted(times)
-    return {"median": s[len(s) // 2], "p95": s[int(0.95 * (len(s) - 1))], "max": s[-1], "frames": len(s)}
-
-
 def main() -> dict:
-    from playwright.sync_api import sync_playwright
-
-    if not (STATIC / "trace_panel.js").exists():
-        raise SystemExit("build the front end first: npm run build:widgets")
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    with tempfile.TemporaryDirectory() as tmp:
-        for f in STATIC.iterdir():
-            shutil.copy2(f, tmp)
-        (Path(tmp) / "index.html").write_text(PAGE)
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=tmp)
-        handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=exe, args=["--disable-gpu",
-                                             "--disable-background-networking", "--no-first-run"])
-                page = browser.new_page(viewport={"width": 1000, "height": 500})
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
-                page.wait_for_function("() => window.ready === true")
-                big = page.evaluate("() => window.bench(100000, 40)")
-                small = page.evaluate("() => window.bench(10000, 40)")
-                browser.close()
-        finally:
-            server.shutdown()
+    with bundle_page(PAGE, "trace_panel.js") as page:
+        big = page.evaluate("() => window.bench(100000, 40)")
+        small = page.evaluate("() => window.bench(10000, 40)")
     result = {
         "benchmark": "browser_redraw",
-        "redraw_100k_ms": _stats(big["times"][5:]),  # first frames warm the JIT
-        "redraw_10k_ms": _stats(small["times"][5:]),
+        "redraw_100k_ms": stats(big["times"][5:]),  # first frames warm the JIT
+        "redraw_10k_ms": stats(small["times"][5:]),
         "points_drawn": big["points"],
         # every timed frame left new pixels on the canvas (the draw happened inside the timing)
         "frames_with_new_pixels": f"{big['changed']}/{len(big['times'])}",

@@ -387,10 +387,10 @@ class NetworkRunDashboard(w.VBox):
             n = 0
         label = (f"stopped at {fmt_number(t_end)} of {fmt_number(run.tstop_ms)} ms: partial spikes"
                  if stopped else f"done: {fmt_number(run.tstop_ms)} ms simulated")
+        self._redraw()  # the raster and rates first: "done" means the answer is on screen
         self.progress_label.value = f"{label} · {n:,} spikes · {wall_s:.1f} s"
         self.status.value = f"run {len(self.sim.runs)}: {overlay_html(run.overlay)}"
         self.pin_button.disabled = False
-        self._redraw()
 
     def _layout_for(self, run: NetworkRun) -> RasterLayout:
         return layout_of_run(run, self.group_by.value)

@@ -39,6 +39,60 @@ function tickStep(span, n) {
   return 10 * p;
 }
 
+// New data: the pixel index of each spike in the data area (-1: outside), kept so that a redraw
+// of the same data (a group hidden, the progress line) only paints, and the spikes painted in
+// the same pass. Returns the spikes drawn.
+function indexAndPaint(px, pix, W, times, rows, codes, colourOf, rowOffset, sx) {
+  const n = pix.length;
+  const nRows = rowOffset.length;
+  const hasCodes = codes.length >= n;
+  let drawn = 0;
+  for (let i = 0; i < n; i++) {
+    const x = (times[i] * sx) | 0;
+    const r = rows[i] | 0;
+    const p = x < 0 || x >= W || r < 0 || r >= nRows ? -1 : rowOffset[r] + x;
+    pix[i] = p;
+    const c = colourOf[hasCodes ? codes[i] : 0];
+    if (p < 0 || c === 0) continue;
+    px[p] = c;
+    drawn++;
+  }
+  return drawn;
+}
+
+// The hot loop, kept small so the JIT compiles it tight: one load and one store per spike.
+function paintPixels(px, pix, codes, colourOf) {
+  const n = pix.length;
+  const hasCodes = codes.length >= n;
+  let drawn = 0;
+  for (let i = 0; i < n; i++) {
+    const p = pix[i];
+    const c = colourOf[hasCodes ? codes[i] : 0];
+    if (p < 0 || c === 0) continue;
+    px[p] = c;
+    drawn++;
+  }
+  return drawn;
+}
+
+// Few spikes: dot × dot squares, so a sparse raster stays visible.
+function paintDots(px, W, H, times, rows, codes, colourOf, sx, sy, n, dot) {
+  const hasCodes = codes.length >= n;
+  let drawn = 0;
+  for (let i = 0; i < n; i++) {
+    const c = colourOf[hasCodes ? codes[i] : 0];
+    const x = (times[i] * sx) | 0;
+    const y = ((rows[i] + 0.5) * sy) | 0;
+    if (c === 0 || x < 0 || x >= W || y < 0 || y >= H) continue;
+    for (let dy = 0; dy < dot && y + dy < H; dy++) {
+      const base = (y + dy) * W;
+      for (let dx = 0; dx < dot && x + dx < W; dx++) px[base + x + dx] = c;
+    }
+    drawn++;
+  }
+  return drawn;
+}
+
 function render({ model, el }) {
   el.classList.add("bmtl-raster");
   const title = document.createElement("div");
@@ -53,16 +107,19 @@ function render({ model, el }) {
   const ctx = canvas.getContext("2d");
   let geom = null;
   let draws = 0;
+  let cache = null; // pixel indices and the painted image of the last data, size and colours
 
   const draw = () => {
     const t0 = performance.now();
     const width = Math.max(200, Math.floor(el.clientWidth || host.clientWidth || 400));
     const height = model.get("height") || 260;
     const dpr = window.devicePixelRatio || 1;
-    canvas.width = Math.round(width * dpr);
-    canvas.height = Math.round(height * dpr);
-    canvas.style.width = `${width}px`;
-    canvas.style.height = `${height}px`;
+    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
+      canvas.width = Math.round(width * dpr); // reallocates the backing store: only on a resize
+      canvas.height = Math.round(height * dpr);
+      canvas.style.width = `${width}px`;
+      canvas.style.height = `${height}px`;
+    }
     title.textContent = model.get("title") || "";
     const pw = width - MARGIN.left - MARGIN.right;
     const ph = height - MARGIN.top - MARGIN.bottom;
@@ -80,33 +137,39 @@ function render({ model, el }) {
     // Spikes into a pixel buffer of the data area (device pixels), then one putImageData.
     const W = Math.max(1, Math.round(pw * dpr));
     const H = Math.max(1, Math.round(ph * dpr));
-    const img = ctx.createImageData(W, H);
-    const px = new Uint32Array(img.data.buffer);
-    const packed = colours.map(([r, g, b]) => (255 << 24) | (b << 16) | (g << 8) | r); // little-endian RGBA
-    const fallback = (255 << 24) | (68 << 16) | (68 << 8) | 68;
     const n = Math.min(times.length, rows.length);
     const dot = n < 20000 ? Math.max(2, Math.round(2 * dpr)) : 1;
     const sx = W / tstop;
     const sy = H / nRows;
-    let drawnSpikes = 0;
-    for (let i = 0; i < n; i++) {
-      const code = i < codes.length ? codes[i] : 0;
-      if (hidden.size && hidden.has(code)) continue;
-      const x = Math.floor(times[i] * sx);
-      const y = Math.floor((rows[i] + 0.5) * sy);
-      if (x < 0 || x >= W || y < 0 || y >= H) continue;
-      const c = code < packed.length ? packed[code] : fallback;
+    const paintKey = [model.get("group_colors"), model.get("hidden")].map((v) => JSON.stringify(v)).join("|");
+    const data = [model.get("times"), model.get("rows"), model.get("codes"), W, H, nRows, tstop];
+    const same = cache && data.every((v, k) => v === cache.data[k]);
+    const tPaint = performance.now();
+    if (!same || cache.paintKey !== paintKey) {
+      const img = ctx.createImageData(W, H);
+      const px = new Uint32Array(img.data.buffer);
+      const packed = colours.map(([r, g, b]) => (255 << 24) | (b << 16) | (g << 8) | r); // little-endian RGBA
+      const colourOf = new Uint32Array(65536).fill((255 << 24) | (68 << 16) | (68 << 8) | 68);
+      packed.forEach((c, k) => { colourOf[k] = hidden.has(k) ? 0 : c; });
+      let pix = same && cache.pix ? cache.pix : null;
+      let drawnSpikes;
       if (dot === 1) {
-        px[y * W + x] = c;
-      } else {
-        for (let dy = 0; dy < dot && y + dy < H; dy++) {
-          const base = (y + dy) * W;
-          for (let dx = 0; dx < dot && x + dx < W; dx++) px[base + x + dx] = c;
+        if (pix === null) {
+          const rowOffset = new Int32Array(nRows); // first pixel of each cell's row
+          for (let k = 0; k < nRows; k++) rowOffset[k] = Math.min(H - 1, Math.floor((k + 0.5) * sy)) * W;
+          pix = new Int32Array(n);
+          drawnSpikes = indexAndPaint(px, pix, W, times, rows, codes, colourOf, rowOffset, sx);
+        } else {
+          drawnSpikes = paintPixels(px, pix, codes, colourOf);
         }
+      } else {
+        drawnSpikes = paintDots(px, W, H, times, rows, codes, colourOf, sx, sy, n, dot);
       }
-      drawnSpikes++;
+      cache = { data, paintKey, pix, img, drawnSpikes };
     }
-    ctx.putImageData(img, Math.round(MARGIN.left * dpr), Math.round(MARGIN.top * dpr));
+    const drawnSpikes = cache.drawnSpikes;
+    const tLoop = performance.now();
+    ctx.putImageData(cache.img, Math.round(MARGIN.left * dpr), Math.round(MARGIN.top * dpr));
 
     // Axes, group bands and labels, in CSS px.
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -150,6 +213,8 @@ function render({ model, el }) {
     el.dataset.plot = [MARGIN.left, MARGIN.top, pw, ph].join(",");
     el.dataset.colours = (model.get("group_colors") || []).join(",");
     el.dataset.drawMs = (performance.now() - t0).toFixed(2);
+    el.dataset.loopMs = (tLoop - t0).toFixed(2);
+    el.dataset.paintMs = (tLoop - tPaint).toFixed(2);
   };
 
   const rowAt = (ev) => {

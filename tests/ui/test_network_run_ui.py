@@ -43,6 +43,12 @@ def _raster(page, which: str = "current") -> dict:
     }""", list(PALETTE0))
 
 
+def _wait_drawn(page, spikes: int, which: str = "current") -> None:
+    """The raster draws on the next animation frame after its data arrive."""
+    page.wait_for_function("([sel, n]) => Number(document.querySelector(sel)?.dataset.spikes) === n",
+                           arg=[_raster_sel(which), spikes], timeout=30_000)
+
+
 def _progress(page) -> str:
     return page.inner_text(f"{RUN} .bmtl-run-progress")
 
@@ -86,6 +92,7 @@ def test_run_pin_tune_rerun_compare(page, lab_server) -> None:
     first = _wait_done(page)
     assert first.startswith("done: 150 ms simulated"), first
     n1 = int(re.search(r"([\d,]+) spikes", first).group(1).replace(",", ""))
+    _wait_drawn(page, n1)
     r1 = _raster(page)
     assert n1 > 0 and r1["spikes"] == n1, (first, r1)  # every spike of the run is drawn ...
     assert r1["pixels"] > 0, r1  # ... and visible in the first group's colour inside the plot
@@ -126,10 +133,12 @@ def test_run_pin_tune_rerun_compare(page, lab_server) -> None:
     assert [g for g, _, _ in changes] == ["Exc", "PV", "SST"], changes
     exc = changes[0]
     assert exc[1] > 0 and exc[2].startswith("+") and exc[2].endswith("Hz"), changes  # stronger Exc→Exc
+    n2 = int(re.search(r"([\d,]+) spikes", second).group(1).replace(",", ""))
+    _wait_drawn(page, n2)
+    _wait_drawn(page, n1, "pinned")
     pinned = _raster(page, "pinned")
     assert pinned["visible"] and pinned["spikes"] == n1 and pinned["pixels"] > 0, pinned
     current = _raster(page)
-    n2 = int(re.search(r"([\d,]+) spikes", second).group(1).replace(",", ""))
     assert current["spikes"] == n2 and n2 != n1, (current, n1, n2)
 
     # A click on an Exc row of the raster shows that cell's spikes and its soma_v report.
