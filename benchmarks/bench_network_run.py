@@ -1,17 +1,21 @@
-"""Overhead of a lab network run over the bare BioNet run (issue 17; target <= 5 %).
+"""Overhead of a lab network run over the bare BioNet run (issue 17; target <= 5 %), and two
+MPI ranks against one.
 
-    python benchmarks/bench_network_run.py [--tstop 500] [--repeat 3]
+    python benchmarks/bench_network_run.py [--tstop 500] [--repeat 3] [--ranks 2]
 
-Both run the example network for the same simulated time, each in a fresh child process: the
+All run the example network for the same simulated time, each in a fresh child process: the
 bare run is the example's own ``run_bionet.py``; ours is ``NetworkSimulation.run`` (bmtk-resolved
-run config, our mechanism cache, the model's hooks, the log parsed for progress). Prints JSON:
-the best wall time of each (s) and the ratio.
+run config, our mechanism cache, the model's hooks, the log parsed for progress), on one rank
+and under ``mpiexec -n RANKS``. Prints JSON: the best wall time of each (s), the ratios, BioNet's
+own simulation time (its "Simulation completed in" line: the part MPI can speed up) and
+whether the MPI run's spikes equal the one-rank run's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,13 +27,15 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tstop", type=float, default=500.0)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--ranks", type=int, default=2, help="MPI ranks to compare with one (0: skip)")
     args = ap.parse_args(argv)
     from bmtool_lab import NetworkSimulation, build_example
 
     work = Path(tempfile.mkdtemp(prefix="bench_netrun_"))
     config = Path(build_example(work / "example"))
-    bare, ours = [], []
+    bare, ours, mpi, sim_s, mpi_sim_s = [], [], [], [], []
     sim = NetworkSimulation(config)
+    run = mpi_run = None
     for _ in range(args.repeat):
         t0 = time.perf_counter()
         subprocess.run([sys.executable, str(config.parent / "run_bionet.py"), str(config), "--tstop", str(args.tstop)],
@@ -38,11 +44,37 @@ def main(argv: list[str]) -> int:
         t0 = time.perf_counter()
         run = sim.run(tstop_ms=args.tstop)
         ours.append(time.perf_counter() - t0)
-    print(json.dumps({"bench": "network_run", "tstop_ms": args.tstop, "recorded_cells": int(run.rates().n_cells.sum()),
-                      "bare_run_bionet_s": round(min(bare), 3), "network_simulation_s": round(min(ours), 3),
-                      "overhead_ratio": round(min(ours) / min(bare), 3), "n_spikes": int(len(run.spikes)),
-                      "repeats": args.repeat}, indent=1))
+        sim_s.append(_bionet_sim_s(run.log))
+        if args.ranks > 1:
+            t0 = time.perf_counter()
+            mpi_run = sim.run(tstop_ms=args.tstop, ranks=args.ranks)
+            mpi.append(time.perf_counter() - t0)
+            mpi_sim_s.append(_bionet_sim_s(mpi_run.log))
+    assert run is not None
+    doc = {"bench": "network_run", "tstop_ms": args.tstop, "recorded_cells": int(run.rates().n_cells.sum()),
+           "bare_run_bionet_s": round(min(bare), 3), "network_simulation_s": round(min(ours), 3),
+           "overhead_ratio": round(min(ours) / min(bare), 3), "n_spikes": int(len(run.spikes)),
+           "repeats": args.repeat}
+    if mpi_run is not None:
+        cols = ["node_id", "timestamp_ms"]
+        doc.update({
+            "ranks": args.ranks, f"ranks_{args.ranks}_s": round(min(mpi), 3),
+            "wall_speedup": round(min(ours) / min(mpi), 3),
+            "bionet_simulate_1_rank_s": round(min(sim_s), 3),
+            f"bionet_simulate_{args.ranks}_ranks_s": round(min(mpi_sim_s), 3),
+            "simulate_speedup": round(min(sim_s) / min(mpi_sim_s), 3),
+            "mpi_spikes_equal": bool(mpi_run.spikes[cols].equals(run.spikes[cols]))})
+    print(json.dumps(doc, indent=1))
     return 0
+
+
+def _bionet_sim_s(log: list[str]) -> float:
+    """BioNet's own account of the simulate step ("Simulation completed in 3.301 seconds")."""
+    for line in reversed(log):
+        m = re.search(r"Simulation completed in ([0-9.]+) seconds", line)
+        if m:
+            return float(m.group(1))
+    return float("nan")
 
 
 if __name__ == "__main__":
