@@ -32,7 +32,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from multiprocessing.connection import wait
 from typing import Any
@@ -41,9 +41,61 @@ from ._process import WorkerProcess, dumps_job
 from .context import WorkerContext, run_job
 from .errors import JobCancelled, SimError, job_name, summarize_kwargs
 
-__all__ = ["SweepExecutor", "LocalPool", "DaskExecutor", "get_executor", "default_pool", "SimError"]
+__all__ = ["SweepExecutor", "Feed", "ListFeed", "LocalPool", "DaskExecutor", "get_executor", "default_pool", "SimError"]
 
 ResultCallback = Callable[[int, Any], None]
+
+
+class Feed:
+    """Work handed to a sweep as workers become idle (:meth:`SweepExecutor.run_feed`), for
+    searches whose next items depend on earlier results (the rheobase search of an F–I sweep).
+
+    Items are numbered in the order :meth:`take` returns them. The local pool calls
+    ``take(n_idle)`` whenever workers are idle (so the feed decides what runs next at that
+    moment) and finishes when nothing runs and ``take`` returns nothing; other backends run
+    rounds: ``take`` with a large ``n``, wait for the whole round, repeat.
+    """
+
+    def take(self, n: int) -> list[dict[str, Any]]:
+        """At most ``n`` keyword sets to start now (none: nothing to start until a result comes)."""
+        return []
+
+    def put(self, i: int, result: Any) -> None:
+        """Item ``i`` finished: its result, or a SimError (JobCancelled when it was cancelled)."""
+
+    def obsolete(self) -> Iterable[int]:
+        """Items in flight whose result is no longer needed: the local pool cancels them."""
+        return ()
+
+    def close(self) -> None:
+        """No more items are taken (all done, or the sweep was stopped)."""
+
+
+class ListFeed(Feed):
+    """A fixed list (what :meth:`SweepExecutor.map` runs): results in input order; at close,
+    items never started get JobCancelled."""
+
+    def __init__(self, fn: Callable[..., Any], kwargs_list: Sequence[dict[str, Any]],
+                 on_result: ResultCallback | None = None):
+        self.kwargs_list = list(kwargs_list)
+        self.results: list[Any] = [None] * len(self.kwargs_list)
+        self._next = 0
+        self._name = job_name(fn)
+        self._on_result = on_result
+
+    def take(self, n: int) -> list[dict[str, Any]]:
+        out = self.kwargs_list[self._next:self._next + n]
+        self._next += len(out)
+        return out
+
+    def put(self, i: int, result: Any) -> None:
+        self.results[i] = result
+        _notify(self._on_result, i, result)
+
+    def close(self) -> None:
+        for i in range(self._next, len(self.kwargs_list)):
+            self.put(i, JobCancelled(job=self._name, params=summarize_kwargs(self.kwargs_list[i])))
+        self._next = len(self.kwargs_list)
 
 
 class SweepExecutor:
@@ -77,6 +129,22 @@ class SweepExecutor:
 
         threading.Thread(target=runner, name="bmtool_lab-sweep", daemon=True).start()
         return future
+
+    def run_feed(self, fn: Callable[..., Any], feed: Feed, timeout: float | None = None,
+                 stop: threading.Event | None = None) -> None:
+        """Run what ``feed`` hands out until it has nothing more (see :class:`Feed`). Here in
+        rounds of :meth:`map`; the local pool takes items as each worker becomes idle."""
+        start = 0
+        try:
+            while stop is None or not stop.is_set():
+                items = feed.take(1 << 30)
+                if not items:
+                    break
+                base, start = start, start + len(items)
+                self.map(fn, items, on_result=lambda j, r, base=base: feed.put(base + j, r), timeout=timeout,
+                         stop=stop)
+        finally:
+            feed.close()
 
     def close(self) -> None:
         """Release the backend's resources (a LocalPool stops its processes)."""
@@ -143,88 +211,127 @@ class LocalPool(SweepExecutor):
 
     def map(self, fn: Callable[..., Any], kwargs_list: Sequence[dict[str, Any]], on_result: ResultCallback | None = None,
             timeout: float | None = None, stop: threading.Event | None = None) -> list[Any]:
-        kwargs_list = list(kwargs_list)
-        n = len(kwargs_list)
-        results: list[Any] = [None] * n
+        feed = ListFeed(fn, kwargs_list, on_result)
+        self.run_feed(fn, feed, timeout=timeout, stop=stop)
+        return feed.results
+
+    def run_feed(self, fn: Callable[..., Any], feed: Feed, timeout: float | None = None,
+                 stop: threading.Event | None = None) -> None:
+        """Items taken from ``feed`` whenever a worker is idle (see :class:`Feed`); in-flight items
+        the feed calls obsolete are cancelled (their ``put`` gets a JobCancelled)."""
         name = job_name(fn)
-        pending: deque[int] = deque()
-        payloads: dict[int, bytes] = {}
-        for i, kw in enumerate(kwargs_list):
-            try:
-                payloads[i] = dumps_job(fn, kw)
-                pending.append(i)
-            except Exception as exc:
-                results[i] = SimError("python", f"the job or its arguments cannot be pickled: {exc!r}",
-                                      job=name, params=summarize_kwargs(kw))
-                _notify(on_result, i, results[i])
+        kwargs_of: dict[int, dict[str, Any]] = {}
+        numbers = itertools.count()
+        retry: deque[tuple[int, bytes]] = deque()  # sent to a worker that had died while idle
+
+        def take(n: int) -> list[tuple[int, bytes]]:
+            out = []
+            for kw in (feed.take(n) if n > 0 else []):
+                i = next(numbers)
+                kwargs_of[i] = kw
+                try:
+                    out.append((i, dumps_job(fn, kw)))
+                except Exception as exc:
+                    feed.put(i, SimError("python", f"the job or its arguments cannot be pickled: {exc!r}",
+                                         job=name, params=summarize_kwargs(kw)))
+            return out
+
         with self._lock:
             # busy[w] = [item index, job id, deadline, kill_at, stop reason, timeout]
             busy: dict[int, list] = {}
             job_ids = self._job_ids  # pool-wide: a stale cancel flag must never match a new job's id
-            while pending or busy:
-                if stop is not None and stop.is_set():
-                    for i in pending:
-                        results[i] = JobCancelled(job=name, params=summarize_kwargs(kwargs_list[i]))
-                        _notify(on_result, i, results[i])
-                    pending.clear()
-                    for wi, slot in busy.items():
-                        if slot[4] is None:
-                            slot[3], slot[4] = time.monotonic() + self.grace_s, "cancelled"
-                            self._workers[wi].request_cancel(slot[1])  # type: ignore[union-attr]
-                for wi in range(self.n_workers):
-                    if pending and wi not in busy:
-                        w = self._worker(wi)
-                        i = pending.popleft()
-                        jid = next(job_ids)
-                        try:
-                            w.send_job(jid, payloads[i], stream=False)
-                        except (OSError, ValueError):  # it died while idle: replace it, retry the item
-                            w.retiring = True
-                            pending.appendleft(i)
-                            continue
-                        # the clock starts once the worker is up: a replacement's start-up is not the item's
-                        deadline = time.monotonic() + timeout if timeout and w.ready_s is not None else None
-                        busy[wi] = [i, jid, deadline, None, None, timeout]
-                now = time.monotonic()
-                wake = [t for slot in busy.values() for t in (slot[2] if slot[4] is None else None, slot[3])
-                        if t is not None]
-                wait_s = max(0.0, min(wake) - now) if wake else None
-                if stop is not None:
-                    wait_s = 0.1 if wait_s is None else min(wait_s, 0.1)
-                handles = {}
-                for wi in busy:
-                    w = self._workers[wi]
-                    assert w is not None
-                    handles[w.conn] = wi
-                    handles[w.sentinel] = wi
-                ready = wait(list(handles), wait_s)
-                for obj in ready:
-                    wi = handles[obj]
-                    if wi not in busy:
-                        continue
-                    w = self._workers[wi]
-                    assert w is not None
-                    slot = busy[wi]
-                    done = self._poll_worker(w, slot, fn, kwargs_list)
-                    if done is not None:
-                        del busy[wi]
-                        results[slot[0]] = done
-                        _notify(on_result, slot[0], done)
-                now = time.monotonic()
-                for wi, slot in list(busy.items()):
-                    w = self._workers[wi]
-                    assert w is not None
-                    if slot[4] is None and slot[2] is not None and now >= slot[2]:
-                        slot[3], slot[4] = now + self.grace_s, "timeout"
-                        w.request_cancel(slot[1])
-                    elif slot[3] is not None and now >= slot[3]:
-                        w.kill()  # its sentinel fires on the next wait
-        return results
+            stopping = False
+            try:
+                while True:
+                    if not stopping and stop is not None and stop.is_set():
+                        stopping = True
+                        feed.close()
+                        for i, _ in retry:
+                            feed.put(i, JobCancelled(job=name, params=summarize_kwargs(kwargs_of[i])))
+                        retry.clear()
+                        for wi, slot in busy.items():
+                            self._cancel(wi, slot)
+                    if not stopping:
+                        obsolete = set(feed.obsolete()) if busy else set()
+                        for wi, slot in busy.items():
+                            if slot[0] in obsolete:
+                                self._cancel(wi, slot)
+                        idle = [wi for wi in range(self.n_workers) if wi not in busy]
+                        todo = deque(retry)
+                        retry.clear()
+                        todo.extend(take(len(idle) - len(todo)))
+                        for wi in idle:
+                            if not todo:
+                                break
+                            w = self._worker(wi)
+                            i, payload = todo.popleft()
+                            jid = next(job_ids)
+                            try:
+                                w.send_job(jid, payload, stream=False)
+                            except (OSError, ValueError):  # it died while idle: replace it, retry the item
+                                w.retiring = True
+                                retry.append((i, payload))
+                                continue
+                            # the clock starts once the worker is up: a replacement's start-up is not the item's
+                            deadline = time.monotonic() + timeout if timeout and w.ready_s is not None else None
+                            busy[wi] = [i, jid, deadline, None, None, timeout]
+                        retry.extend(todo)
+                    if not busy and not retry:
+                        break
+                    self._wait_busy(busy, fn, kwargs_of, feed, stop)
+            finally:
+                if not stopping:
+                    feed.close()
 
-    def _poll_worker(self, w: WorkerProcess, slot: list, fn: Callable, kwargs_list: list) -> Any:
+    def _cancel(self, wi: int, slot: list) -> None:
+        if slot[4] is None:
+            slot[3], slot[4] = time.monotonic() + self.grace_s, "cancelled"
+            self._workers[wi].request_cancel(slot[1])  # type: ignore[union-attr]
+
+    def _wait_busy(self, busy: dict[int, list], fn: Callable, kwargs_of: dict[int, dict], feed: Feed,
+                   stop: threading.Event | None) -> None:
+        """Wait for busy workers (or a deadline) and hand every settled item to ``feed.put``."""
+        now = time.monotonic()
+        wake = [t for slot in busy.values() for t in (slot[2] if slot[4] is None else None, slot[3])
+                if t is not None]
+        wait_s = max(0.0, min(wake) - now) if wake else None
+        if stop is not None or not busy:
+            wait_s = 0.1 if wait_s is None else min(wait_s, 0.1)
+        handles = {}
+        for wi in busy:
+            w = self._workers[wi]
+            assert w is not None
+            handles[w.conn] = wi
+            handles[w.sentinel] = wi
+        if not handles:  # only items to resend to a replaced worker
+            time.sleep(wait_s or 0.0)
+            return
+        ready = wait(list(handles), wait_s)
+        for obj in ready:
+            wi = handles[obj]
+            if wi not in busy:
+                continue
+            w = self._workers[wi]
+            assert w is not None
+            slot = busy[wi]
+            done = self._poll_worker(w, slot, fn, kwargs_of)
+            if done is not None:
+                del busy[wi]
+                feed.put(slot[0], done)
+        now = time.monotonic()
+        for wi, slot in list(busy.items()):
+            w = self._workers[wi]
+            assert w is not None
+            if slot[4] is None and slot[2] is not None and now >= slot[2]:
+                slot[3], slot[4] = now + self.grace_s, "timeout"
+                w.request_cancel(slot[1])
+            elif slot[3] is not None and now >= slot[3]:
+                w.kill()  # its sentinel fires on the next wait
+
+    def _poll_worker(self, w: WorkerProcess, slot: list, fn: Callable, kwargs_of: dict[int, dict]) -> Any:
         """Read what a busy worker sent; the item's result/SimError when it is settled, else None."""
         i, jid, _, _, reason, timeout = slot
-        kw = kwargs_list[i]
+        kw = kwargs_of[i]
         try:
             while w.conn.poll():
                 msg = w.conn.recv()

@@ -1,5 +1,5 @@
-"""Worker jobs of the cell profiler: passive step, current clamp, one F–I step, rheobase
-bisection, ZAP chirp, and a description of the cell's parameters.
+"""Worker jobs of the cell profiler: passive step, current clamp, one F–I step (or rheobase
+probe), a serial rheobase search, ZAP chirp, and a description of the cell's parameters.
 
 Every job builds its cell once per worker (``ctx.model``) and applies the profiler's parameter
 changes before running, after putting back the template's own values, so a run depends only on
@@ -181,7 +181,12 @@ def _unstable(trace: Any, settings: Any) -> str | None:
 
 
 def _step(ctx: Any, cell_type: Any, params: dict | None, amp_nA: float, delay_ms: float, dur_ms: float,
-          settings: Any, inject: str, record: str, stream: bool) -> tuple[Any, float]:
+          settings: Any, inject: str, record: str, stream: bool, checkpoint: bool = False,
+          first_spike_mV: float | None = None) -> tuple[Any, float]:
+    """A current step. ``checkpoint``: under the fixed step, the baseline before the step (the
+    same for every amplitude) is simulated once per worker and restored with a SaveState
+    (identical traces). ``first_spike_mV``: stop at the first upward crossing of that threshold
+    inside the step, or just after the step ends (the trace is then cut there)."""
     from . import protocol
 
     if not dur_ms > 0 or delay_ms < 0 or settings.tstop < delay_ms + dur_ms:
@@ -189,10 +194,53 @@ def _step(ctx: Any, cell_type: Any, params: dict | None, amp_nA: float, delay_ms
     cell = _cell(ctx, cell_type, params)
     clamp = protocol.iclamp(_seg(cell, inject), amp_nA, delay_ms, dur_ms)
     rec = protocol.Recorder().record_v("v", _seg(cell, record))
+    fixed = not settings.cvode
     try:
-        return _run(ctx, settings, rec, stream)
+        t0 = time.perf_counter()
+        if checkpoint and fixed and delay_ms > 0:
+            cp = ctx.cache.get(_CHECKPOINT)
+            if cp is None or cp.t_ms != delay_ms:
+                cp = ctx.cache[_CHECKPOINT] = protocol.BaselineCheckpoint(delay_ms)
+            key = (cell_type, _frozen(params), inject, record, id(cell))
+            cp.start(settings, rec, key=key, reinit=[clamp], ctx=ctx, chunk_ms=CHUNK_MS)
+        else:
+            rec.prefix = None
+            protocol.initialize(settings)
+        if first_spike_mV is not None and fixed:
+            _run_to_first_spike(ctx, rec, delay_ms, delay_ms + dur_ms, first_spike_mV, settings)
+        else:
+            protocol.run_chunked(settings.tstop, CHUNK_MS, ctx, rec if stream else None)
+        return rec.trace(), (time.perf_counter() - t0) * 1e3
     finally:
         del clamp  # this run's clamp only: the next run places its own
+
+
+_CHECKPOINT = "bmtool_lab.profiler.step_checkpoint"
+#: Model time (ms) between checks for the first spike of a rheobase probe.
+SPIKE_CHECK_MS = 5.0
+
+
+def _frozen(params: dict | None) -> tuple:
+    return tuple(sorted((k, tuple(sorted(v.items()))) for k, v in (params or {}).items()))
+
+
+def _run_to_first_spike(ctx: Any, rec: Any, t_on: float, t_off: float, threshold_mV: float, settings: Any) -> None:
+    """Fixed step: continue until a spike is counted in [t_on, t_off) or the samples reach past
+    t_off + dt (the last sample a crossing before t_off needs), so the answer "at least one
+    spike in the step" is that of the full run; the trace stops there."""
+    from . import protocol
+
+    h = ctx.h
+    t_end = min(settings.tstop, t_off + 2 * settings.dt)
+    seen = 0
+    while h.t < t_end - settings.dt / 2:
+        protocol.run_chunked(min(h.t + SPIKE_CHECK_MS, t_end), SPIKE_CHECK_MS, ctx, None)
+        v = rec.samples("v")
+        if h.t >= t_on and v.size > seen and float(v[max(seen - 1, 0):].max()) >= threshold_mV:
+            trace = rec.trace()  # a crossing may be in these samples: count as the full run does
+            if _spikes(trace.t.astype(np.float64), trace["v"].astype(np.float64), t_on, t_off, threshold_mV)[1]:
+                return
+        seen = v.size
 
 
 # --- jobs -------------------------------------------------------------------------------------
@@ -253,14 +301,23 @@ def current_clamp_job(ctx: Any, cell_type: Any, params: dict | None, amp_nA: flo
 
 def fi_step_job(ctx: Any, cell_type: Any, params: dict | None, amp_nA: float, delay_ms: float, dur_ms: float,
                 settings: Any, inject: str = "soma", record: str = "soma", threshold_mV: float = -20.0,
-                keep_trace: bool = True) -> dict:
-    """One F–I step: spikes counted in the step window only, rate per second of step (Hz)."""
-    trace, wall = _step(ctx, cell_type, params, amp_nA, delay_ms, dur_ms, settings, inject, record, False)
+                keep_trace: bool = True, first_spike: bool = False, checkpoint: bool = True) -> dict:
+    """One F–I step: spikes counted in the step window only, rate per second of step (Hz).
+
+    ``first_spike`` (a rheobase probe): under the fixed step the run stops at the first spike in
+    the step (or just after the step): ``n_spikes`` is then 0 or 1 (whether the full step
+    spikes at all), ``rate_hz`` NaN, and ``stopped_ms`` where it stopped. ``checkpoint``: the
+    baseline before the step is restored from a SaveState (fixed step; identical traces).
+    """
+    trace, wall = _step(ctx, cell_type, params, amp_nA, delay_ms, dur_ms, settings, inject, record, False,
+                        checkpoint=checkpoint, first_spike_mV=threshold_mV if first_spike else None)
     st, n, rate = _spikes(trace.t.astype(np.float64), trace["v"].astype(np.float64), delay_ms,
                           delay_ms + dur_ms, threshold_mV)
     unstable = _unstable(trace, settings)
     out = {"amp_nA": float(amp_nA), "n_spikes": n, "rate_hz": rate, "spike_times_ms": st, "unstable": unstable,
            **_meta(ctx, wall, trace)}
+    if first_spike:
+        out.update(n_spikes=min(n, 1), rate_hz=float("nan"), stopped_ms=float(trace.t[-1]) if len(trace) else 0.0)
     if keep_trace:
         out["t"], (out["v"],) = envelope(trace.t, [trace["v"]])
     return out
@@ -268,26 +325,35 @@ def fi_step_job(ctx: Any, cell_type: Any, params: dict | None, amp_nA: float, de
 
 def rheobase_job(ctx: Any, cell_type: Any, params: dict | None, lo_nA: float, hi_nA: float,
                  resolution_nA: float, delay_ms: float, dur_ms: float, settings: Any, inject: str = "soma",
-                 record: str = "soma", threshold_mV: float = -20.0) -> dict:
-    """Rheobase (nA) by bisection in ``[lo, hi]`` to ``resolution_nA``: the smallest tested current
-    giving at least one spike in the step (NaN when ``hi`` does not spike)."""
-    from bmtool_lab.analysis.fi import bisect_rheobase
+                 record: str = "soma", threshold_mV: float = -20.0, check_bracket: bool = True) -> dict:
+    """Rheobase (nA) in ``[lo, hi]`` to ``resolution_nA``, one probe after another: the smallest
+    current of :class:`~bmtool_lab.analysis.fi.RheobaseSearch`'s grid giving at least one spike
+    in the step (the value ``CellProfiler.fi_curve`` finds in parallel). ``check_bracket``:
+    simulate ``hi`` and ``lo`` first (NaN when ``hi`` does not spike, ``lo`` when it does);
+    False when they come from an F–I sweep. Probes stop at their first spike (fixed step)."""
+    from bmtool_lab.analysis.fi import RheobaseSearch
 
     tested: list[tuple[float, int]] = []
 
-    def spikes_at(amp: float) -> int:
+    def spikes_at(amp: float) -> bool:
         ctx.check_cancelled()
-        trace, _ = _step(ctx, cell_type, params, amp, delay_ms, dur_ms, settings, inject, record, False)
-        unstable = _unstable(trace, settings)
-        if unstable:
-            raise SimError("model", f"rheobase search at {amp * 1e3:g} pA: {unstable}")
-        n = _spikes(trace.t.astype(np.float64), trace["v"].astype(np.float64), delay_ms, delay_ms + dur_ms,
-                    threshold_mV)[1]
-        tested.append((float(amp), n))
-        return n
+        out = fi_step_job(ctx, cell_type, params, amp, delay_ms, dur_ms, settings, inject, record, threshold_mV,
+                          keep_trace=False, first_spike=True)
+        if out["unstable"]:
+            raise SimError("model", f"rheobase search at {amp * 1e3:g} pA: {out['unstable']}")
+        tested.append((float(amp), out["n_spikes"]))
+        return out["n_spikes"] >= 1
 
     t0 = time.perf_counter()
-    value = bisect_rheobase(spikes_at, lo_nA, hi_nA, resolution_nA)
+    search = RheobaseSearch(lo_nA, hi_nA, resolution_nA)
+    if check_bracket and not spikes_at(search.hi_nA):
+        value = float("nan")
+    elif check_bracket and spikes_at(search.lo_nA):
+        value = search.lo_nA
+    else:
+        while (k := search.next()) is not None:
+            search.report(k, spikes_at(search.current(k)))
+        value = search.value
     return {"rheobase_nA": float(value), "tested": tested, "wall_ms": (time.perf_counter() - t0) * 1e3}
 
 

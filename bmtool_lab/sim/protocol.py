@@ -216,6 +216,11 @@ class Recorder:
     def names(self) -> tuple[str, ...]:
         return tuple(self._vecs)
 
+    def samples(self, name: str, start: int = 0) -> np.ndarray:
+        """What this recorder's vector ``name`` holds from sample ``start`` (the prefix not
+        included): a view, valid until the run continues."""
+        return self._vecs[name].as_numpy()[start:]
+
     def clear(self, prefix: Trace | None = None) -> None:
         """Empty the vectors (``prefix`` = samples to put before what is recorded next)."""
         self._t.resize(0)
@@ -427,6 +432,17 @@ class BaselineCheckpoint:
     def run(self, settings: SimSettings, recorder: Recorder, *, key: Any = None, trains: Sequence[EventTrain] = (),
             reinit: Sequence[Any] = (), ctx: WorkerContext | None = None, chunk_ms: float | None = None) -> Trace:
         """Run the protocol to ``settings.tstop`` through the checkpoint; the full Trace."""
+        self.start(settings, recorder, key=key, trains=trains, reinit=reinit, ctx=ctx, chunk_ms=chunk_ms)
+        if ctx is not None and chunk_ms:
+            run_chunked(settings.tstop, chunk_ms, ctx, recorder)
+        else:
+            advance_to(settings.tstop)
+        return recorder.trace()
+
+    def start(self, settings: SimSettings, recorder: Recorder, *, key: Any = None, trains: Sequence[EventTrain] = (),
+              reinit: Sequence[Any] = (), ctx: WorkerContext | None = None, chunk_ms: float | None = None) -> None:
+        """Initialise and bring the run to the checkpoint (restored, or simulated and saved), trains
+        queued: the caller continues from ``t_ms`` (``run`` goes on to ``settings.tstop``)."""
         h = neuron_h()
         if not 0 <= self.t_ms <= settings.tstop:
             raise ValueError(f"checkpoint time {self.t_ms} ms is outside 0..tstop={settings.tstop} ms")
@@ -469,11 +485,6 @@ class BaselineCheckpoint:
             for train in trains:
                 train.set_weight(train.weights)  # SaveState restores NetCon weight vectors too
                 train.queue(t_from=self.t_ms)
-            if ctx is not None and chunk_ms:
-                run_chunked(settings.tstop, chunk_ms, ctx, recorder)
-            else:
-                advance_to(settings.tstop)
         finally:
             for train in trains:
                 train.auto_queue = True
-        return recorder.trace()

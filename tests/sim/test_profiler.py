@@ -275,3 +275,55 @@ def test_headless_use_imports_no_widgets_and_no_neuron_in_the_kernel(tmp_path):
             "print(r > 0, *(m in sys.modules for m in ('ipywidgets', 'bqplot', 'anywidget', 'neuron')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.stdout.split() == ["True", "False", "False", "False", "False"], out.stderr[-2000:]
+
+
+def test_parallel_rheobase_matches_serial_bisection_and_any_worker_count(example_config):
+    """The example Exc cell: the rheobase probes (in parallel with the sweep, stopping at the
+    first spike, the baseline restored from a checkpoint) give the same value on 1 and 2
+    workers, within 1 pA of bisection over full-length steps, and spike exactly where a
+    full-length step first spikes."""
+    from bmtool_lab.analysis.fi import RheobaseSearch, bisect_rheobase
+
+    step = {"delay_ms": 50.0, "dur_ms": 300.0, "post_ms": 20.0}
+    with CellProfiler(example_config) as p:
+        p.select("Exc")
+        got = {}
+        for n in (1, 2):
+            with LocalPool(n) as pool:
+                c = p.fi_curve(50, 200, 50, executor=pool, keep_traces=False, **step)
+                got[n] = c.rheobase_nA
+        assert got[1] == got[2] and np.isfinite(got[1])
+        lo, hi = CellProfiler._bracket(c.currents_nA, c.n_spikes)
+
+        def full(amp: float) -> int:  # a full-length step on the interactive worker
+            return p.current_clamp(amp, **step).n_spikes
+
+        ref = bisect_rheobase(full, lo, hi, 1e-3)
+        assert abs(got[1] - ref) <= 1e-3
+        spacing = (hi - lo) / RheobaseSearch(lo, hi, 1e-3).n
+        assert full(got[1]) >= 1 and full(got[1] - spacing) == 0  # the grid point below is silent
+
+
+def test_step_checkpoint_and_first_spike_probe_equal_full_runs(example_config):
+    """F–I steps through the baseline checkpoint equal plain runs sample for sample; a probe that
+    stops at its first spike says 'spikes' exactly when the full step spikes."""
+    from bmtool_lab.model.cell_types import find_cell_type, list_cell_types
+    from bmtool_lab.sim import profiler_jobs as jobs
+
+    with CellProfiler(example_config) as p:
+        ct = find_cell_type(list_cell_types(p.config), "Exc")
+        _, kw = p._common("Exc", None, 50.0 + 300.0 + 20.0)
+        kw.update(delay_ms=50.0, dur_ms=300.0, threshold_mV=p.threshold_mV)
+        assert kw["cell_type"] == ct
+        amps = [0.05, 0.12, 0.05, 0.2]
+        with LocalPool(1) as pool:
+            plain = pool.map(jobs.fi_step_job, [dict(kw, amp_nA=a, checkpoint=False) for a in amps])
+            cp = pool.map(jobs.fi_step_job, [dict(kw, amp_nA=a) for a in amps])
+            probes = pool.map(jobs.fi_step_job, [dict(kw, amp_nA=a, first_spike=True, keep_trace=False)
+                                                  for a in amps])
+        for a, b, q in zip(plain, cp, probes, strict=True):
+            assert np.array_equal(a["t"], b["t"]) and np.array_equal(a["v"], b["v"])
+            assert a["n_spikes"] == b["n_spikes"]
+            assert q["n_spikes"] == min(a["n_spikes"], 1)
+        assert plain[1]["n_spikes"] >= 1 and plain[0]["n_spikes"] == 0
+        assert probes[3]["stopped_ms"] < 50.0 + 300.0  # stopped at the first spike

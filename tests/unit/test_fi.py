@@ -58,3 +58,34 @@ def test_bisect_rheobase() -> None:
     assert len(calls) == 2 + int(np.ceil(np.log2(1.0 / 0.001)))
     assert np.isnan(bisect_rheobase(spikes_at, 0.0, 0.1, 0.001))  # hi does not spike
     assert bisect_rheobase(spikes_at, 0.2, 1.0, 0.001) == 0.2  # lo already spikes
+
+
+def test_rheobase_search_gives_one_value_in_any_order() -> None:
+    """Serial (binary) or parallel (k probes at a time, any arrival order): the same grid
+    current, within the resolution of bisection's answer."""
+    from bmtool_lab.analysis.fi import RheobaseSearch
+
+    threshold = 0.07873
+
+    def spikes(i_na: float) -> bool:
+        return i_na >= threshold
+
+    ref = bisect_rheobase(lambda i: int(spikes(i)), 0.07, 0.08, 0.001)
+    values = []
+    for k in (1, 2, 3, 8):
+        for reverse in (False, True):
+            s = RheobaseSearch(0.07, 0.08, 0.001)
+            rounds = 0
+            while not s.done:
+                flight: list[int] = []
+                while len(flight) < k and (j := s.next(flight)) is not None:
+                    flight.append(j)
+                for j in sorted(flight, reverse=reverse):
+                    s.report(j, spikes(s.current(j)))
+                rounds += 1
+            values.append(s.value)
+            if k == 1:
+                assert rounds <= int(np.ceil(np.log2(s.n)))
+    assert len(set(values)) == 1
+    assert threshold <= values[0] <= threshold + 0.001 and abs(values[0] - ref) <= 0.001
+    assert RheobaseSearch(0.0, 0.0105, 0.001).n == 11  # spacing <= resolution
