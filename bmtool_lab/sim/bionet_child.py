@@ -31,7 +31,8 @@ STATUS_FILE_NAME = "run_status.json"
 
 def main(argv: list[str]) -> int:
     use_mpi = "--mpi" in argv
-    args = [a for a in argv if a != "--mpi"]
+    stream_spikes = "--stream-spikes" in argv
+    args = [a for a in argv if a not in ("--mpi", "--stream-spikes")]
     if use_mpi:
         from neuron import h
 
@@ -67,6 +68,10 @@ def main(argv: list[str]) -> int:
     sim = bionet.BioSimulator.from_config(conf, network=net)
     stopper = _stop_module(run_config.parent / STOP_FILE_NAME, pc, rank)
     sim.add_mod(stopper)
+    if stream_spikes:  # each block's spikes on stdout, for a live raster (sim/spike_stream.py)
+        from bmtool_lab.sim.spike_stream import add_spike_stream
+
+        add_spike_stream(sim)
     sim.run()
     t_end = round(float(h.t), 6)  # t accumulates dt: 249.9999999999 for 250
     stopped = stopper.stopped_at is not None and t_end < float(sim.tstop) - 0.5 * float(sim.dt)

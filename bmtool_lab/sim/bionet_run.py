@@ -21,6 +21,8 @@ from typing import Any
 
 from .bionet_child import STATUS_FILE_NAME, STOP_FILE_NAME
 from .errors import SimError
+from .spike_stream import PREFIX as SPIKES_PREFIX
+from .spike_stream import parse_spike_line
 
 __all__ = ["write_run_config", "run_bionet", "mpi_launcher", "write_job_script", "read_status",
            "RUN_CONFIG_NAME", "JOB_SCRIPT_NAME", "STOP_FILE_NAME", "STATUS_FILE_NAME"]
@@ -32,6 +34,10 @@ _STARTED = "Running simulation for"  # BioNet's log line once the network is bui
 _T_SIM = re.compile(r"t_sim:\s*([0-9.eE+-]+)\s*ms")
 # keys of bmtk's resolved config that describe where it was read from, not the run
 _RESOLVED_ONLY = ("network", "config_path", "config_dir", "manifest")
+
+
+#: steps per BioNet block when the model's config does not say (see write_run_config)
+LIVE_BLOCK_STEPS = 1000
 
 
 def write_run_config(model_config: Path, run_dir: Path, tstop_ms: float | None = None,
@@ -64,6 +70,11 @@ def write_run_config(model_config: Path, run_dir: Path, tstop_ms: float | None =
     doc["output"] = output
     if tstop_ms is not None:
         doc.setdefault("run", {})["tstop"] = float(tstop_ms)
+    # Progress, the live raster and a stop happen at BioNet's block ends (bmtk's examples use
+    # 5000 steps: 125 ms at dt 0.025), so blocks are at most LIVE_BLOCK_STEPS. Blocks only chunk
+    # the output writes: the spikes and reports are the same.
+    run = doc.setdefault("run", {})
+    run["nsteps_block"] = min(int(run.get("nsteps_block") or LIVE_BLOCK_STEPS), LIVE_BLOCK_STEPS)
     if overlay:
         doc["components"]["synaptic_models_dir"] = str(_overlay_dir(doc, run_dir, overlay))
     path = run_dir / RUN_CONFIG_NAME
@@ -128,19 +139,23 @@ def read_status(output_dir: Path) -> dict[str, Any] | None:
 
 def run_bionet(run_config: Path, model_config: Path, *, tstop_ms: float, ranks: int = 1,
                on_progress: Callable[[float], None] | None = None, stop: threading.Event | None = None,
-               timeout_s: float | None = None, stop_grace_s: float = 60.0) -> dict[str, Any]:
+               timeout_s: float | None = None, stop_grace_s: float = 60.0,
+               on_spikes: Callable[[Any, Any, Any], None] | None = None) -> dict[str, Any]:
     """Run BioNet on ``run_config`` in a child process (``ranks`` > 1: under ``mpiexec``).
 
     Returns {"stopped", "t_stop_ms" (simulated time reached), "spikes_kept", "wall_s", "log":
     last lines}. Setting ``stop`` before the network is built ends the child at once (no
     spikes); once it simulates, the child stops at its next block and writes the spikes up to
     there (``spikes_kept``), or is ended after ``stop_grace_s`` if it does not. SimError with
-    BioNet's own last lines when the run dies."""
+    BioNet's own last lines when the run dies. ``on_spikes(population, node_ids, t_ms)``: each
+    block's new spikes while the run goes on (every rank streams its own cells')."""
     ranks = int(ranks)
     if ranks < 1:
         raise ValueError(f"ranks must be >= 1, not {ranks}")
     env = dict(os.environ)
     cmd = [sys.executable, *_CHILD, str(run_config), str(model_config)]
+    if on_spikes is not None:
+        cmd.append("--stream-spikes")
     if ranks > 1:
         prefix, mpi_env = mpi_launcher(ranks)
         env.update(mpi_env)
@@ -185,6 +200,11 @@ def run_bionet(run_config: Path, model_config: Path, *, tstop_ms: float, ranks: 
     try:
         for line in proc.stdout:
             line = line.rstrip("\n")
+            if on_spikes is not None and line.startswith(SPIKES_PREFIX):
+                spikes = parse_spike_line(line)
+                if spikes is not None and not state["killed"]:
+                    on_spikes(*spikes)
+                continue
             tail = (tail + [line])[-40:]
             if _STARTED in line:
                 started.set()

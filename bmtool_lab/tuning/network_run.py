@@ -134,6 +134,7 @@ class NetworkSimulation:
     def run(self, tstop_ms: float | None = None, *, ranks: int = 1, tuners: Iterable[Any] = (),
             overlay: dict[str | Path, dict] | None = None, output_dir: str | Path | None = None,
             on_progress: Callable[[float, float], None] | None = None,
+            on_spikes: Callable[[Any, Any, Any], None] | None = None,
             stop_event: threading.Event | None = None, timeout_s: float | None = None) -> NetworkRun:
         """Run the whole network with BioNet (tstop from the config unless given, ms).
 
@@ -142,15 +143,17 @@ class NetworkSimulation:
         unsaved parameters the run uses (the files on disk stay as they are); ``overlay``: more
         of them, {dynamics file: {key: value}}. ``on_progress(t_ms, tstop_ms)`` follows the
         simulated time; ``stop_event`` stops the run at BioNet's next block and keeps the spikes
-        so far (``run.stopped``, ``run.t_stop_ms``). ``output_dir``: where the run writes (a new
-        temporary folder by default).
+        so far (``run.stopped``, ``run.t_stop_ms``). ``on_spikes(population, node_ids, t_ms)``
+        gets each block's new spikes while the run goes on (a live raster). ``output_dir``: where
+        the run writes (a new temporary folder by default).
         """
         from bmtool_lab.sim.bionet_run import run_bionet
 
         tstop, run_dir, run_config, changed = self._prepare(tstop_ms, ranks, tuners, overlay, output_dir)
         res = run_bionet(run_config, self.config.path, tstop_ms=tstop, ranks=ranks, stop=stop_event,
                          timeout_s=timeout_s,
-                         on_progress=None if on_progress is None else (lambda t: on_progress(t, tstop)))
+                         on_progress=None if on_progress is None else (lambda t: on_progress(t, tstop)),
+                         on_spikes=on_spikes)
         run = self._run_of(run_dir, tstop, changed, res, ranks)
         self.runs.append(run)
         return run

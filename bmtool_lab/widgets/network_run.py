@@ -222,6 +222,50 @@ def read_membrane_report(run: NetworkRun, population: str, node_id: int) -> tupl
     return None
 
 
+class _LiveRaster:
+    """The spikes a running network has streamed so far (sim/spike_stream.py), drawn on the
+    dashboard's raster with the progress (a few times a second at most)."""
+
+    def __init__(self, dash: NetworkRunDashboard, tstop_ms: float) -> None:
+        from ..tuning.network_run import _recorded_cells
+
+        self.dash, self.tstop_ms = dash, tstop_ms
+        group_by = dash.group_by.value
+        empty = pd.DataFrame({"population": pd.Series(dtype=object), "node_id": pd.Series(dtype=np.int64)})
+        if group_by == "population":
+            cells = _recorded_cells(dash.sim.config, empty, "node_type_id")
+            cells = cells.assign(group=cells.population)[["population", "node_id", "group"]]
+            self.layout = RasterLayout.of(cells, "group")
+        else:
+            cells = _recorded_cells(dash.sim.config, empty, group_by)
+            self.layout = RasterLayout.of(cells[["population", "node_id", group_by]], group_by)
+        self.times: list[np.ndarray] = []
+        self.rows: list[np.ndarray] = []
+        self.n = 0
+        self._drawn = -1
+        self._lock = threading.Lock()
+
+    def add(self, population: np.ndarray, node_ids: np.ndarray, t_ms: np.ndarray) -> None:
+        rows = self.layout.place(population, node_ids)
+        keep = rows >= 0
+        with self._lock:
+            self.times.append(np.asarray(t_ms)[keep])
+            self.rows.append(rows[keep])
+            self.n += int(keep.sum())
+        self.draw(max(float(np.max(t_ms, initial=0.0)), self.dash.raster.t_now_ms))
+
+    def draw(self, t_ms: float) -> None:
+        with self._lock:
+            if self.n == self._drawn:
+                return
+            self._drawn = self.n
+            times = np.concatenate(self.times) if self.times else np.zeros(0)
+            rows = np.concatenate(self.rows) if self.rows else np.zeros(0, np.int64)
+        self.dash.raster.show(self.layout, times, rows, tstop_ms=self.tstop_ms, t_now_ms=t_ms,
+                              title=f"running · {self.n:,} spikes so far · grouped by {self.dash.group_by.value}")
+        self.dash.live_spikes = self.n
+
+
 class NetworkRunDashboard(w.VBox):
     """Run the network, watch the raster, pin runs and compare (see the module docstring).
 
@@ -236,6 +280,8 @@ class NetworkRunDashboard(w.VBox):
         self.current: NetworkRun | None = None
         self.pinned: list[NetworkRun] = []
         self.error: str = ""
+        #: spikes the running network has streamed so far (drawn live on the raster)
+        self.live_spikes = 0
         self._layout: RasterLayout | None = None
         self._pinned_layout: RasterLayout | None = None
         self._thread: threading.Thread | None = None
@@ -321,10 +367,14 @@ class NetworkRunDashboard(w.VBox):
             self.progress_label.value = (f"running: {fmt_number(t_ms)} / {fmt_number(tstop_ms)} ms simulated · "
                                          f"{now - t0:.1f} s")
             self.raster.t_now_ms = t_ms
+            live.draw(t_ms)
+
+        live = _LiveRaster(self, tstop)
 
         def work() -> None:
             try:
-                run = self.sim.run(tstop, tuners=tuners, on_progress=on_progress, stop_event=stop)
+                run = self.sim.run(tstop, tuners=tuners, on_progress=on_progress, stop_event=stop,
+                                   on_spikes=live.add)
             except Exception as err:  # noqa: BLE001 - shown in the dashboard; the kernel goes on
                 self.error = f"{type(err).__name__}: {err}"
                 self.progress.bar_style = "danger"

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from bmtool_lab import NetworkSimulation, SynapseTuner
+from bmtool_lab.sim.bionet_run import LIVE_BLOCK_STEPS
 from bmtool_lab.sim.errors import SimError
 
 pytestmark = pytest.mark.sim
@@ -147,12 +148,13 @@ def test_a_stopped_run_keeps_its_spikes_up_to_the_stop_on_two_ranks(baseline):
 
     def progress(t: float, tstop: float) -> None:
         seen.append(t)
-        if t >= 125.0:  # BioNet's first block (nsteps_block 5000 x 0.025 ms)
+        if t >= 125.0:
             stop.set()
 
     run = sim.run(tstop_ms=2000, ranks=2, on_progress=progress, stop_event=stop)
     assert run.stopped and run.spikes_kept and run.tstop_ms == 2000
-    assert 125.0 <= run.t_stop_ms < 2000 and run.t_stop_ms % 125.0 == 0  # at a block, the same on both ranks
+    block_ms = LIVE_BLOCK_STEPS * 0.025  # the run's blocks (write_run_config), at the example's dt
+    assert 125.0 <= run.t_stop_ms < 2000 and run.t_stop_ms % block_ms == 0  # at a block, the same on both ranks
     spikes = run.spikes
     assert len(spikes) > 0 and spikes.timestamp_ms.max() <= run.t_stop_ms
     # up to the stop it is the same simulation as the full run

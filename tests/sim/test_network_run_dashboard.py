@@ -58,6 +58,8 @@ def test_raster_is_the_runs_spikes(shown) -> None:
     expect = sp.assign(t=sp.timestamp_ms.astype(np.float32))[["node_id", "t"]]
     assert sorted(map(tuple, by_row.to_numpy().tolist())) == sorted(map(tuple, expect.to_numpy().tolist()))
     assert dash.raster.n_rows == len(lay.cells) == 20  # silent cells keep their rows
+    # while it ran, the raster was drawn from the streamed spikes: all of them arrived
+    assert dash.live_spikes == len(sp)
     assert dash.progress_label.value.startswith(f"done: 120 ms simulated · {len(sp):,} spikes")
 
 

@@ -81,16 +81,22 @@ def test_run_pin_tune_rerun_compare(page, lab_server) -> None:
     _open_network_run(page)
     assert "not run yet" in _progress(page)
     tstop = page.locator(f"{RUN} .widget-text input").first
-    tstop.fill("150")
-    tstop.press("Enter")
 
     # Run 1: progress in simulated ms while it runs, then the raster drawn with every spike.
+    tstop.fill("400")
+    tstop.press("Enter")
     page.click(f"{RUN} .bmtl-run-go")
-    page.wait_for_function("(sel) => /running: [0-9.]+ \\/ 150 ms|done/.test("
-                           "document.querySelector(sel + ' .bmtl-run-progress').innerText)", arg=RUN,
-                           timeout=120_000)
+    # While BioNet runs: progress in simulated ms and the raster filling in with streamed spikes.
+    page.wait_for_function("""(sel) => {
+        const title = document.querySelector(sel + ' .bmtl-raster-title')?.innerText || '';
+        const live = /running · ([0-9,]+) spikes so far/.exec(title);
+        return live && Number(live[1].replace(/,/g, '')) > 0
+            && /running: [0-9.]+ \\/ 400 ms/.test(document.querySelector(sel + ' .bmtl-run-progress').innerText);
+    }""", arg=RUN, timeout=120_000)
+    live = _raster(page)
+    assert live["spikes"] > 0 and live["pixels"] > 0, live  # drawn, not only counted
     first = _wait_done(page)
-    assert first.startswith("done: 150 ms simulated"), first
+    assert first.startswith("done: 400 ms simulated"), first
     n1 = int(re.search(r"([\d,]+) spikes", first).group(1).replace(",", ""))
     _wait_drawn(page, n1)
     r1 = _raster(page)
@@ -123,7 +129,7 @@ def test_run_pin_tune_rerun_compare(page, lab_server) -> None:
     page.click(f"{RUN} .bmtl-run-go")
     page.wait_for_function("(sel) => document.querySelector(sel + ' .bmtl-run-go').disabled", arg=RUN)
     second = _wait_done(page)
-    assert second.startswith("done: 150 ms simulated"), second
+    assert second.startswith("done: 400 ms simulated"), second
     status = page.inner_text(f"{RUN} .bmtl-run-status")
     assert "unsaved tuning: Exc2Exc.json" in status and "tau2 8 → 24" in status and "initW 1 → 3" in status, status
     assert json.loads(model_file.read_text()) == on_disk  # the model's file is untouched
