@@ -228,8 +228,9 @@ def _controller(kind: str, config: str) -> Any:
 
 
 def _open_tuners(config: str) -> list[Any]:
-    """The synapse tuners this kernel's dashboards opened on ``config`` (a resolved path)."""
-    return [ctl for (path, kind), ctl in _CONTROLLERS.items() if kind == "tuner" and path == config]
+    """The synapse tuners and cell profilers this kernel's dashboards opened on ``config`` (a
+    resolved path): a network run takes their unsaved parameters and what-ifs."""
+    return [ctl for (path, kind), ctl in _CONTROLLERS.items() if kind in ("tuner", "profiler") and path == config]
 
 
 def open_dashboard(kind: str, config: str, item: str | None = None, area: str = "right") -> Any:

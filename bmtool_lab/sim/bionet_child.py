@@ -51,6 +51,7 @@ def main(argv: list[str]) -> int:
         say(f"MPI with {nhost} rank(s)")
     from bmtool_lab.model.config import load_config
     from bmtool_lab.model.python_hooks import find_model_hooks, model_hook_folders
+    from bmtool_lab.sim.cell_overlay import CELL_OVERLAY_NAME, apply_cell_overlay
     from bmtool_lab.sim.mechanisms import load_mechanisms
     from bmtool_lab.sim.model_hooks import load_hooks
 
@@ -68,6 +69,10 @@ def main(argv: list[str]) -> int:
     sim = bionet.BioSimulator.from_config(conf, network=net)
     stopper = _stop_module(run_config.parent / STOP_FILE_NAME, pc, rank)
     sim.add_mod(stopper)
+    cell_overlay = run_config.parent / CELL_OVERLAY_NAME
+    if cell_overlay.exists():  # the cell profilers' unsaved what-ifs, on the cells BioNet built
+        for note in apply_cell_overlay(net, cell_overlay):
+            say(note)
     if stream_spikes:  # each block's spikes on stdout, for a live raster (sim/spike_stream.py)
         from bmtool_lab.sim.spike_stream import add_spike_stream
 

@@ -139,8 +139,9 @@ class NetworkSimulation:
         """Run the whole network with BioNet (tstop from the config unless given, ms).
 
         ``ranks``: MPI processes (``mpiexec -n ranks``; BioNet spreads the cells over them, and
-        the spikes are the same as on one). ``tuners``: open SynapseTuners on this model whose
-        unsaved parameters the run uses (the files on disk stay as they are); ``overlay``: more
+        the spikes are the same as on one). ``tuners``: open SynapseTuners (and CellProfilers)
+        on this model whose unsaved parameters (and cell what-ifs) the run uses (the files on
+        disk stay as they are); ``overlay``: more
         of them, {dynamics file: {key: value}}. ``on_progress(t_ms, tstop_ms)`` follows the
         simulated time; ``stop_event`` stops the run at BioNet's next block and keeps the spikes
         so far (``run.stopped``, ``run.t_stop_ms``). ``on_spikes(population, node_ids, t_ms)``
@@ -161,16 +162,21 @@ class NetworkSimulation:
     def _prepare(self, tstop_ms: float | None, ranks: int, tuners: Iterable[Any], overlay: dict | None,
                  output_dir: str | Path | None) -> tuple[float, Path, Path, dict]:
         from bmtool_lab.sim.bionet_run import write_run_config
+        from bmtool_lab.sim.cell_overlay import write_cell_overlay
 
         if int(ranks) < 1:
             raise ValueError(f"ranks must be >= 1, not {ranks!r}")
         tstop = float(tstop_ms if tstop_ms is not None else self.config.run.tstop)
         if not tstop > 0:
             raise ValueError(f"tstop_ms must be > 0, not {tstop_ms!r}")
-        files, changed = self._overlay(tuners, overlay or {})
+        tuners = list(tuners)
+        profilers = [t for t in tuners if hasattr(t, "unsaved_cell_params")]
+        files, changed = self._overlay([t for t in tuners if t not in profilers], overlay or {})
+        cells, changed_cells = _cell_what_ifs(profilers)
         run_dir = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="bmtool_lab_run_"))
         run_dir.mkdir(parents=True, exist_ok=True)
-        return tstop, run_dir, write_run_config(self.config.path, run_dir, tstop, files), changed
+        write_cell_overlay(run_dir, cells)
+        return tstop, run_dir, write_run_config(self.config.path, run_dir, tstop, files), {**changed, **changed_cells}
 
     def _run_of(self, run_dir: Path, tstop: float, changed: dict, res: dict[str, Any], ranks: int) -> NetworkRun:
         return NetworkRun(self.config, run_dir / "output", tstop, overlay=changed, stopped=res["stopped"],
@@ -272,6 +278,20 @@ class NetworkSimulation:
         tstop = float(status.get("tstop_ms", cfg.run.tstop))
         return NetworkRun(cfg, out, tstop, stopped=bool(status.get("stopped", False)),
                           t_stop_ms=float(status.get("t_stop_ms", tstop)), ranks=int(status.get("ranks", 1)))
+
+
+def _cell_what_ifs(profilers: Iterable[Any]) -> tuple[list[dict], dict[str, dict[str, tuple[Any, Any]]]]:
+    """The cell profilers' unsaved what-ifs as run entries (sim/cell_overlay.py), and what they
+    change ("cell Exc" -> {"soma.gbar_na": (template value, in the run)})."""
+    entries: list[dict] = []
+    changed: dict[str, dict[str, tuple[Any, Any]]] = {}
+    for prof in profilers:
+        for entry in prof.unsaved_cell_params():
+            entries.append({k: entry[k] for k in ("cell", "population", "node_type_id", "params")})
+            diff = {f"{sec}.{name}": (entry["template"].get(sec, {}).get(name), value)
+                    for sec, values in entry["params"].items() for name, value in values.items()}
+            changed[f"cell {entry['cell']}"] = diff
+    return entries, changed
 
 
 def _resolved_output_dir(cfg: ModelConfig) -> Path:

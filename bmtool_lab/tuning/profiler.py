@@ -783,6 +783,26 @@ class CellProfiler:
                            f"{'…' if len(desc['sections']) > 12 else ''}) or 'all'")
         return set(groups[base]["params"])
 
+    def unsaved_cell_params(self) -> list[dict[str, Any]]:
+        """Every cell type's what-ifs in effect, for a network run (NetworkSimulation.run(tuners=
+        [profiler])): {"cell", "population", "node_type_id", "params" {section: {name: value}},
+        "template" (the template's values of those parameters)}."""
+        out = []
+        for name in self._params:
+            params = self.cell_params(name)
+            if not params:
+                continue
+            ct = self._by_name[name]
+            out.append({"cell": name, "population": ct.population, "node_type_id": ct.node_type_id,
+                        "params": params, "template": self._template_values(name, params)})
+        return out
+
+    def _template_values(self, name: str, changes: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
+        """The template's values of the parameters ``changes`` sets (None where not described)."""
+        groups = self._descriptions.get(name, {"groups": {}})["groups"]
+        return {key: {p: groups.get(key.split("[", 1)[0], {}).get("params", {}).get(p) for p in vals}
+                for key, vals in changes.items()}
+
     def reset_cell_params(self, cell: str | None = None) -> None:
         """Back to the template's values for a cell."""
         self._params.pop(self._resolve(cell), None)
@@ -795,9 +815,7 @@ class CellProfiler:
         applies them again."""
         name = self._resolve(cell)
         ct, changes = self._by_name[name], self.cell_params(name)
-        desc = self._descriptions.get(name, {"groups": {}})
-        before = {key: {p: desc["groups"].get(key.split("[", 1)[0], {}).get("params", {}).get(p) for p in vals}
-                  for key, vals in changes.items()}
+        before = self._template_values(name, changes)
         doc = {"cell": name, "model_template": ct.model_template, "node_type_id": ct.node_type_id,
                "changes": changes, "template_values": before,
                "units": {p: _unit(p) for vals in changes.values() for p in vals}}

@@ -4,8 +4,9 @@ Run / Stop with progress in simulated ms, a canvas raster grouped and coloured b
 attribute (spikes travel as float32/uint16 bytes, so 10⁶ spikes are one 10 MB message), per-group
 rates with each group's histogram of cell rates, pinned runs to compare against (side by side
 and as differences), the membrane report BioNet wrote for a cell clicked on the raster, and
-"with unsaved tuning": the run takes the parameters of the synapse tuners open on the same
-model through an overlay copy of the dynamics files (the model is not changed).
+"with unsaved tuning": the run takes the parameters of the synapse tuners and the what-ifs of
+the cell profilers open on the same model, through an overlay copy of the dynamics files and
+a cell overlay in the run folder (the model is not changed).
 """
 
 from __future__ import annotations
@@ -269,8 +270,8 @@ class _LiveRaster:
 class NetworkRunDashboard(w.VBox):
     """Run the network, watch the raster, pin runs and compare (see the module docstring).
 
-    ``tuners``: synapse tuners whose unsaved parameters "with unsaved tuning" applies, or a
-    function returning them (the lab passes the tuners open on the same model).
+    ``tuners``: synapse tuners and cell profilers whose unsaved parameters "with unsaved
+    tuning" applies, or a function returning them (the lab passes those open on the model).
     """
 
     def __init__(self, sim: NetworkSimulation, *, tuners: Sequence[Any] | Callable[[], Sequence[Any]] = (),
