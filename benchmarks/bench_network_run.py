@@ -6,7 +6,8 @@ MPI ranks against one.
 All run the example network for the same simulated time, each in a fresh child process: the
 bare run is the example's own ``run_bionet.py``; ours is ``NetworkSimulation.run`` (bmtk-resolved
 run config, our mechanism cache, the model's hooks, the log parsed for progress), on one rank
-and under ``mpiexec -n RANKS``. Prints JSON: the best wall time of each (s), the ratios, BioNet's
+and under ``mpiexec -n RANKS``; and the dashboard's run (the same plus spikes streamed for the
+live raster and the raster/rates sent to the widgets, without a browser). Prints JSON: the best wall time of each (s), the ratios, BioNet's
 own simulation time (its "Simulation completed in" line: the part MPI can speed up) and
 whether the MPI run's spikes equal the one-rank run's.
 """
@@ -33,8 +34,11 @@ def main(argv: list[str]) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="bench_netrun_"))
     config = Path(build_example(work / "example"))
-    bare, ours, mpi, sim_s, mpi_sim_s = [], [], [], [], []
+    bare, ours, mpi, sim_s, mpi_sim_s, dash_s = [], [], [], [], [], []
     sim = NetworkSimulation(config)
+    from bmtool_lab.widgets.network_run import NetworkRunDashboard
+
+    dash = NetworkRunDashboard(NetworkSimulation(config), tstop_ms=args.tstop)
     run = mpi_run = None
     for _ in range(args.repeat):
         t0 = time.perf_counter()
@@ -45,6 +49,10 @@ def main(argv: list[str]) -> int:
         run = sim.run(tstop_ms=args.tstop)
         ours.append(time.perf_counter() - t0)
         sim_s.append(_bionet_sim_s(run.log))
+        t0 = time.perf_counter()  # the dashboard: progress, live raster from streamed spikes, rates
+        dash.start()
+        dash.wait()
+        dash_s.append(time.perf_counter() - t0)
         if args.ranks > 1:
             t0 = time.perf_counter()
             mpi_run = sim.run(tstop_ms=args.tstop, ranks=args.ranks)
@@ -54,6 +62,8 @@ def main(argv: list[str]) -> int:
     doc = {"bench": "network_run", "tstop_ms": args.tstop, "recorded_cells": int(run.rates().n_cells.sum()),
            "bare_run_bionet_s": round(min(bare), 3), "network_simulation_s": round(min(ours), 3),
            "overhead_ratio": round(min(ours) / min(bare), 3), "n_spikes": int(len(run.spikes)),
+           "dashboard_run_s": round(min(dash_s), 3), "dashboard_overhead_ratio": round(min(dash_s) / min(bare), 3),
+           "dashboard_live_spikes": dash.live_spikes,
            "repeats": args.repeat}
     if mpi_run is not None:
         cols = ["node_id", "timestamp_ms"]
