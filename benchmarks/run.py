@@ -31,8 +31,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ORDER = ("import", "slider", "table", "fi", "optimizer", "distance", "conn1m", "conn10m")
-LABELS = {"import": "import (s)", "slider": "slider → trace (s)", "table": "synaptic table, 8 conn. (s)",
+ORDER = ("import", "slider", "slider_bmtool_protocol", "table", "fi", "optimizer", "distance", "conn1m", "conn10m")
+LABELS = {"import": "import (s)", "slider": "slider → trace (s)",
+          "slider_bmtool_protocol": "slider → trace, bmtool's protocol (s)", "table": "synaptic table, 8 conn. (s)",
           "fi": "F–I 20 steps, default call (s)", "optimizer": "optimizer: time to error 4e-4 (s)",
           "optimizer_evals": "optimizer: evaluations to 4e-4", "distance": "probability vs distance 1 k (s)",
           "conn1m": "connectivity 1 M: total+conv.+percent (s)", "conn1m_mem": "connectivity 1 M: peak RSS (MB)",
@@ -73,7 +74,7 @@ def prepare(work: Path, figures: list[str], bm_py: str | None) -> None:
 
     from bmtool_lab.examples import build_example
 
-    if {"slider", "table", "fi", "optimizer"} & set(figures) and not (work / "example").exists():
+    if {"slider", "slider_bmtool_protocol", "table", "fi", "optimizer"} & set(figures) and not (work / "example").exists():
         build_example(work / "example")
         if bm_py is not None:  # bmtool loads mechanisms from the config's mechanisms_dir: compile them there
             mech = work / "example" / "components" / "mechanisms"

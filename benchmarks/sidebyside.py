@@ -265,6 +265,33 @@ def our_slider(work: Path) -> dict:
             "protocol": "our defaults: CVODE, baseline checkpoint, 8+4 pulses at 50 Hz, voltage clamp"}
 
 
+def bm_slider_bmtool_protocol(work: Path) -> dict:
+    return bm_slider(work)  # bmtool's slider is on its own protocol
+
+
+def our_slider_bmtool_protocol(work: Path) -> dict:
+    """The slider on bmtool's protocol: convention="bmtool" (fixed step 0.025 ms, raw
+    amplitudes: one simulation per train), no baseline checkpoint, 500 ms baseline."""
+    from bmtool_lab.tuning.synapse import SynapseTuner
+
+    tn = SynapseTuner(work / "example" / "simulation_config.json", connection=CONN, convention="bmtool")
+    try:
+        tn.set_protocol(checkpoint=False, t_start_ms=500.0, freq_hz=50.0, delay_ms=250.0, n_train=8, n_rec=4)
+        tn.set_params(Use=0.4)
+        tn.run_train()  # warm: the cell built in the worker
+        walls = []
+        for k in range(SLIDER_REPS):
+            t0 = time.perf_counter()
+            tn.set_params(Use=0.41 + 0.01 * k)
+            tn.run_train()
+            walls.append(time.perf_counter() - t0)
+    finally:
+        tn.close()
+    return {"s": statistics.median(walls), "reps": SLIDER_REPS,
+            "protocol": "convention='bmtool': fixed step 0.025 ms, 500 ms baseline, no checkpoint, 8+4 pulses "
+                        "at 50 Hz, raw amplitudes (no kernel run)"}
+
+
 def our_table(work: Path) -> dict:
     tn = _our_tuner(work)
     try:
@@ -381,7 +408,7 @@ def our_optimizer(work: Path) -> dict:
     return out
 
 
-FIGURES = ("import", "slider", "table", "fi", "optimizer", "distance", "conn1m", "conn10m")
+FIGURES = ("import", "slider", "slider_bmtool_protocol", "table", "fi", "optimizer", "distance", "conn1m", "conn10m")
 
 
 def main(argv: list[str]) -> int:

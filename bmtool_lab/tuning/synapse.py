@@ -341,6 +341,18 @@ class SynapseTuner:
     """
 
     title = "Synapse tuner"
+    #: the worker job of one run (PointSynapseTuner: the NEST job)
+    _run_job = staticmethod(synapse_run_job)
+
+    def __new__(cls, config: str | Path | None = None, *args: Any, **kwargs: Any) -> SynapseTuner:
+        if cls is SynapseTuner and config is not None:  # a PointNet (NEST) model: its own tuner
+            from bmtool_lab.model.pointnet import is_pointnet_config
+
+            if is_pointnet_config(config):
+                from bmtool_lab.tuning.pointnet_synapse import PointSynapseTuner
+
+                cls = PointSynapseTuner
+        return super().__new__(cls)
 
     def __init__(self, config: str | Path | None = None, *, connection: Any = None, template: Any = None,
                  mechanism: str | None = None, params: dict[str, Any] | None = None,
@@ -842,7 +854,9 @@ class SynapseTuner:
             weight_uS=st.weight_uS, delay_ms=BMTOOL_NETCON_DELAY_MS if self.convention == "bmtool" else st.delay_ms,
             cvode=p.cvode, atol=p.atol, dt=p.dt,
             celsius=34.0 if p.celsius is None else p.celsius, v_init=-70.0 if p.v_init is None else p.v_init,
-            kernel=kind in ("train", "poisson"),  # the single-event kernel: deconvolution, event metrics
+            # The single-event kernel (a second run): deconvolution and the train's event metrics.
+            # bmtool's convention measures raw amplitudes and no event metrics in a train: one run.
+            kernel=kind in ("train", "poisson") and not (self.convention == "bmtool" and p.amplitude_method != "deconvolve"),
             checkpoint=p.checkpoint, stream=stream, poisson_rate_hz=p.poisson_rate_hz,
             poisson_duration_ms=p.poisson_duration_ms, seed=p.seed,
         )
@@ -868,7 +882,7 @@ class SynapseTuner:
         out: Future = Future()
         t0 = time.perf_counter()
         self._emit("running", kind)
-        wfut = self.worker.submit_job(synapse_run_job, kwargs, on_partial=lambda part: self._partial(part, kind))
+        wfut = self.worker.submit_job(self._run_job, kwargs, on_partial=lambda part: self._partial(part, kind))
 
         def done(f: Future) -> None:
             if f.cancelled():
@@ -969,7 +983,7 @@ class SynapseTuner:
         base = self._protocol_with(protocol)
         protos = [replace(base, freq_hz=float(f)).validated() for f in freqs]
         kwargs = [self._job_kwargs(st, p, "train", stream=False) for p in protos]
-        outs = get_executor(self.executor).map(synapse_run_job, kwargs, timeout=300)
+        outs = get_executor(self.executor).map(self._run_job, kwargs, timeout=300)
         rows = []
         for f, p, out in zip(freqs, protos, outs, strict=True):
             row: dict[str, Any] = {"freq_hz": float(f)}
@@ -1011,7 +1025,7 @@ class SynapseTuner:
                 row["error"] = str(err)
                 continue
             items.append((row, st, self._job_kwargs(st, p, kind, stream=False)))
-        outs = get_executor(self.executor).map(synapse_run_job, [kw for _, _, kw in items], timeout=300)
+        outs = get_executor(self.executor).map(self._run_job, [kw for _, _, kw in items], timeout=300)
         for (row, st, _), out in zip(items, outs, strict=True):
             if isinstance(out, BaseException):
                 row["error"] = str(out)

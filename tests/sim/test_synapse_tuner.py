@@ -217,6 +217,10 @@ def test_bmtool_convention_reproduces_bmtools_formulas(worker, passive_hoc):
     ends = np.append(p[1:], p[-1] + (p[-1] - p[-2]))
     raw = [np.max(b - x[(t >= a) & (t < e)]) for a, e in zip(p, ends, strict=True)]
     np.testing.assert_allclose(tr.amplitudes, raw, rtol=1e-6)
+    # raw amplitudes need no single-event kernel: one simulation per train, as bmtool runs it
+    assert tr.kernel is None
+    deconv = tn.run_train(freq=50, amplitude_method="deconvolve")
+    assert deconv.kernel is not None  # asked for: the kernel run is back
 
 
 # --- the example network end to end -------------------------------------------------------------
