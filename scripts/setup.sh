@@ -90,6 +90,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! "$PY" -c "import bm
   fi
   touch "$stamp"
 fi
+# PointNet (NEST) models: the nest extra (nest-simulator's wheel), so the PointNet tests run in CI.
+"$PY" -c "import importlib.util as u, sys; sys.exit(u.find_spec('nest') is None)" 2>/dev/null || { log "pip: nest extra (nest-simulator)"; "${PIP[@]}" install -e ".[nest]" || log "WARNING: nest-simulator did not install: the PointNet tests are skipped"; }
 # NEURON's wheels load libmpi at run time: say whether this environment's MPI starts two ranks.
 if "$PY" -c "import mpi4py" >/dev/null 2>&1 && [ -x "$PY_BIN/mpiexec" ]; then
   mpi_desc="MPI $("$PY_BIN/mpichversion" 2>/dev/null | sed -n 's/^MPICH Version:[[:space:]]*/MPICH /p' | head -1)"
