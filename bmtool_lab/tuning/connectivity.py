@@ -18,9 +18,11 @@ disk are re-read. The dashboard (ipywidgets/bqplot) is imported only when it is 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
 import os
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -59,7 +61,33 @@ METRICS: dict[str, tuple[str, str]] = {
     "gap_convergence": ("per target cell of T: gap-junction partners in S", "per cell"),
 }
 
-Populations = str | Sequence[str]
+#: "all", a node population, a list of them, or a node selection: a DataFrame with ``node_id``
+#: and ``population`` columns (as ``NetworkView3D.selected_nodes()`` gives) or {population: node ids}
+Populations = str | Sequence[str] | pd.DataFrame | Mapping[str, Sequence[int]]
+
+
+def _node_set(spec: Any) -> dict[str, np.ndarray] | None:
+    """A node selection as {population: sorted unique node ids}; None when ``spec`` names populations."""
+    if isinstance(spec, pd.DataFrame):
+        missing = {"node_id", "population"} - set(spec.columns)
+        if missing:
+            raise ValueError(f"a node selection needs the columns node_id and population; missing: "
+                             f"{', '.join(sorted(missing))}")
+        if spec.empty:
+            raise ValueError("the node selection is empty: select some cells (shift-drag in the 3D view)")
+        return {str(p): np.unique(g["node_id"].to_numpy(np.int64)) for p, g in spec.groupby("population", sort=False)}
+    if isinstance(spec, Mapping):
+        out = {str(p): np.unique(np.asarray(ids, np.int64)) for p, ids in spec.items() if len(ids)}
+        if not out:
+            raise ValueError("the node selection is empty")
+        return out
+    return None
+
+
+def _node_key(nodes: dict[str, np.ndarray] | None) -> tuple | None:
+    if nodes is None:
+        return None
+    return tuple((p, hashlib.blake2b(nodes[p].tobytes(), digest_size=16).hexdigest()) for p in sorted(nodes))
 
 
 # ---------------------------------------------------------------------------------------
@@ -76,6 +104,10 @@ class _Selection:
     edges: list[EdgePopulation]
     network: SonataNetwork
     _cache: dict[str, Any] = field(default_factory=dict)
+    # node selections within the source / target populations (None: every cell of them)
+    source_nodes: dict[str, np.ndarray] | None = None
+    target_nodes: dict[str, np.ndarray] | None = None
+    node_key: tuple | None = None
 
     def local_rows(self, edges: EdgePopulation) -> tuple[np.ndarray, np.ndarray]:
         """Source and target rows of every edge row within their own node populations (no copy
@@ -133,16 +165,20 @@ class _Selection:
         return self._cache["positions"]
 
     def in_sources(self) -> np.ndarray:
-        return self._membership(self.sources)
+        return self._membership(self.sources, self.source_nodes)
 
     def in_targets(self) -> np.ndarray:
-        return self._membership(self.targets)
+        return self._membership(self.targets, self.target_nodes)
 
-    def _membership(self, pops: Iterable[str]) -> np.ndarray:
+    def _membership(self, pops: Iterable[str], nodes: dict[str, np.ndarray] | None) -> np.ndarray:
         m = np.zeros(self.n_nodes, bool)
         for p in pops:
             o = self.offsets[p]
-            m[o:o + self.network.node_population(p).size] = True
+            pop = self.network.node_population(p)
+            if nodes is None:
+                m[o:o + pop.size] = True
+            elif p in nodes:
+                m[o + pop.rows(nodes[p], context="the node selection")] = True
         return m
 
 
@@ -316,6 +352,17 @@ class ConnectivityExplorer:
 
     # -- selection and grouping --------------------------------------------------------
     def _selection(self, sources: Populations, targets: Populations) -> _Selection:
+        src_nodes, tgt_nodes = _node_set(sources), _node_set(targets)
+        if src_nodes is None and tgt_nodes is None:
+            return self._population_selection(sources, targets)
+        base = self._population_selection(list(src_nodes) if src_nodes is not None else sources,
+                                          list(tgt_nodes) if tgt_nodes is not None else targets)
+        node_key = (_node_key(src_nodes), _node_key(tgt_nodes))
+        # the pairs (the expensive part) are the populations' own: the cache is shared
+        return dataclasses.replace(base, source_nodes=src_nodes, target_nodes=tgt_nodes, node_key=node_key,
+                                   _cache=base._cache)
+
+    def _population_selection(self, sources: Populations, targets: Populations) -> _Selection:
         net = self.network
         req_s = net.resolve_node_populations(sources)
         req_t = net.resolve_node_populations(targets)
@@ -355,9 +402,11 @@ class ConnectivityExplorer:
 
     def _grouping(self, sel: _Selection, group_by: str | None) -> _Grouping:
         group_by = group_by if group_by is not None else self.group_by
-        key = (sel.sources, sel.targets, group_by)
+        key = (sel.sources, sel.targets, group_by, sel.node_key)
         if key in self._groupings:
             return self._groupings[key]
+        if sel.node_key is not None and len(self._groupings) >= 32:  # one per box selection: keep a few
+            self._groupings.pop(next((k for k in self._groupings if k[3] is not None), None), None)
         net = sel.network
         if group_by is not None and group_by != "population":
             if not any(net.node_population(p).has_attribute(group_by) for p in sel.populations):
@@ -422,7 +471,7 @@ class ConnectivityExplorer:
         grp = self._grouping(sel, group_by)
         # one entry serves every statistic of a convergence/divergence matrix
         key = (sel.sources, sel.targets, grp.attribute, group_by, metric, count, connected_only, symmetric,
-               convention)
+               convention, sel.node_key)
         if key not in self._results:
             if len(self._results) >= 64:
                 self._results.pop(next(iter(self._results)))
@@ -449,6 +498,9 @@ class ConnectivityExplorer:
             "group_by": grp.attribute, "group_by_per_population": dict(grp.per_population),
             "sources": list(sel.sources), "targets": list(sel.targets), "convention": convention,
         }
+        for role, nodes in (("source", sel.source_nodes), ("target", sel.target_nodes)):
+            if nodes is not None:
+                attrs[f"{role}_cells_selected"] = int(sum(v.size for v in nodes.values()))
         gap = metric.startswith("gap_")
         pairs = sel.pairs(gap=gap)
         if gap and pairs.n_connections == 0:
@@ -499,7 +551,10 @@ class ConnectivityExplorer:
           "divergence", "gap_percent", "gap_convergence" (definitions in metrics.md §4).
         - ``group_by``: any node attribute (``pop_name``, ``ei``, ``node_type_id``, ...) or
           "population"; None = the explorer's default (``pop_name`` with fallbacks).
-        - ``sources`` / ``targets``: "all", a node population name or a list of them.
+        - ``sources`` / ``targets``: "all", a node population name or a list of them, or a node
+          selection (a DataFrame with ``node_id`` and ``population``, e.g. the 3D view's
+          ``selected_nodes()``, or {population: node ids}): only those cells count as sources
+          (targets), so group sizes, denominators and degrees are of the selected cells.
         - ``stat`` ("mean", "std", "min", "max") and ``connected_only`` for convergence/divergence.
         - ``count``: "connections" (distinct cell pairs), "synapses" (Σ nsyns) or "rows" (edge rows),
           for total / convergence / divergence.

@@ -143,6 +143,7 @@ def graph(explorer: ConnectivityExplorer, group_by: str | None = "pop_name", met
     if metric == "total":  # no gap "total" matrix: the coupled pairs are gap_percent's numerator
         gap = _matrix_edges(explorer, "gap_percent", "gap_junction", group_by, **gap_query)
         gap["value"] = gap["pairs"]
+        gap.attrs["units"] = "coupled pairs"
     else:
         gap = _matrix_edges(explorer, GRAPH_METRICS[metric], "gap_junction", group_by, **gap_query)
     frames = [f for f in (chem, gap) if len(f)]

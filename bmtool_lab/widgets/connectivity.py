@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..tuning.connectivity import ConnectivityExplorer
     from .heatmap import CanvasHeatmap
     from .network3d import NetworkView3D
+    from .network_graph import NetworkGraphView
 
 __all__ = ["ConnectivityDashboard"]
 
@@ -40,6 +41,10 @@ MAX_GRID = 100
 _STAT_METRICS = ("convergence", "divergence", "gap_convergence")
 _COUNT_METRICS = ("total", "convergence", "divergence")
 _GAP_METRICS = ("gap_percent", "gap_convergence")
+# the graph's metric for each matrix metric (the graph draws total, percent or convergence)
+_GRAPH_METRIC = {"total": "total", "percent": "percent", "unidirectional": "percent", "bidirectional": "percent",
+                 "gap_percent": "percent", "convergence": "convergence", "divergence": "convergence",
+                 "gap_convergence": "convergence"}
 _NO_TUNER = "The synapse tuner is not available yet: set dashboard.on_open_synapse_tuner to a callback"
 
 
@@ -265,11 +270,25 @@ class ConnectivityDashboard(w.VBox):
         self.view3d.set_title(0, "Cells in 3D (positions, axes; a clicked matrix cell is highlighted)")
         self.view3d.add_class("bmtl-conn-3d")
         self.view3d.observe(self._on_view3d, "selected_index")
+        # the 3D box selection as the matrix's sources and/or targets
+        self.use_selection = _dropdown([("all cells", "off"), ("3D selection as sources", "sources"),
+                                        ("3D selection as targets", "targets"),
+                                        ("3D selection as both", "both")], "off", "cells",
+                                       "bmtl-conn-use-selection", "260px")
+        self.use_selection.style = {"description_width": "40px"}
+        self.use_selection.observe(self._on_control, "value")
+        # the population graph, built when first opened
+        self.graph_view: NetworkGraphView | None = None
+        self.graph_box = w.VBox(layout=w.Layout(width="100%"))
+        self.graph = w.Accordion(children=[self.graph_box], selected_index=None, layout=w.Layout(width="auto"))
+        self.graph.set_title(0, "Population graph (groups, connections; a click on an edge shows its details)")
+        self.graph.add_class("bmtl-conn-graph")
+        self.graph.observe(self._on_graph, "selected_index")
         problems = problems_box(getattr(explorer, "model_problems", []))
         self._plot_slot = len(problems) + 1  # where the heatmap sits: after the problems and the controls
         super().__init__([*problems, controls, self.figure,
                           w.HBox([self.export_path, self.export_csv, self.export_png], layout=wrap),
-                          self.status, self.details, self.view3d])
+                          self.status, self.details, self.graph, self.view3d])
         self.add_class("bmtl-conn")
         self._tuner_callback = on_open_synapse_tuner if on_open_synapse_tuner is not None \
             else explorer.on_open_synapse_tuner or self._open_tuner_in_sidebar
@@ -298,11 +317,29 @@ class ConnectivityDashboard(w.VBox):
         return open_dashboard("tuner", str(config), connection.name, "right")
 
     def query(self) -> dict[str, Any]:
-        """The explorer arguments the pickers stand for."""
-        return {"metric": self.metric.value, "group_by": self.group_by.value, "sources": self.sources.value,
-                "targets": self.targets.value, "stat": self.stat.value, "count": self.count.value,
+        """The explorer arguments the pickers stand for (sources/targets: the 3D selection's cells
+        of the chosen populations when "cells" says so)."""
+        sources, targets = self.sources.value, self.targets.value
+        use = self.use_selection.value if hasattr(self, "use_selection") else "off"
+        if use != "off":
+            picked = self.selected_nodes()[["node_id", "population"]]
+            if use in ("sources", "both"):
+                sources = picked if sources == "all" else picked[picked["population"] == sources]
+            if use in ("targets", "both"):
+                targets = picked if targets == "all" else picked[picked["population"] == targets]
+        return {"metric": self.metric.value, "group_by": self.group_by.value, "sources": sources,
+                "targets": targets, "stat": self.stat.value, "count": self.count.value,
                 "connected_only": self.connected_only.value, "symmetric": self.symmetric.value,
                 "convention": self.convention.value}
+
+    def selected_nodes(self) -> pd.DataFrame:
+        """node_id, population, group, x, y, z of the cells the 3D view's box selection picked
+        (empty before one); pass it as ``sources``/``targets`` to the explorer's queries."""
+        if self.network_view is None:
+            import pandas as pd
+
+            return pd.DataFrame(columns=["node_id", "population", "group", "x", "y", "z"])
+        return self.network_view.selected_nodes()
 
     def _selection_kwargs(self) -> dict[str, Any]:
         q = self.query()
@@ -362,9 +399,17 @@ class ConnectivityDashboard(w.VBox):
         self.figure.title = f"{metric}{stat} [{attrs['units']}]"
         note = attrs.get("note", "")
         self._set_status(note or f"{value.shape[0]} source × {value.shape[1]} target groups; "
-                                  f"numerator: {attrs.get('numerator', '')}; denominator: {attrs.get('denominator', '')}")
+                                  f"numerator: {attrs.get('numerator', '')}; denominator: {attrs.get('denominator', '')}"
+                                  + self._selection_note(attrs))
         self.details.layout.display = "none"
         self.hover.value = ""
+        self._refresh_graph()
+
+    @staticmethod
+    def _selection_note(attrs: dict) -> str:
+        picked = [f"{attrs[f'{r}_cells_selected']} {r} cells" for r in ("source", "target")
+                  if f"{r}_cells_selected" in attrs]
+        return f"; restricted to the 3D selection: {', '.join(picked)}" if picked else ""
 
     def _label_cells(self, value: pd.DataFrame, color: np.ndarray) -> None:
         """Write each cell's value on it, in the colour readable on that cell."""
@@ -404,9 +449,10 @@ class ConnectivityDashboard(w.VBox):
         self._show_plot(self._canvas_box)
         self._set_status(attrs.get("note", "") or f"{value.shape[0]} source × {value.shape[1]} target groups "
                          f"(canvas heatmap above {MAX_GRID}); numerator: {attrs.get('numerator', '')}; "
-                         f"denominator: {attrs.get('denominator', '')}")
+                         f"denominator: {attrs.get('denominator', '')}" + self._selection_note(attrs))
         self.details.layout.display = "none"
         self.hover.value = ""
+        self._refresh_graph()
 
     def _on_canvas_hover(self, change: dict) -> None:
         cell = change["new"]
@@ -486,7 +532,8 @@ class ConnectivityDashboard(w.VBox):
             from .network3d import NetworkView3D
 
             self.network_view = NetworkView3D(self.explorer, group_by=self.group_by.value)
-            self.view3d_box.children = (self.network_view,)
+            self.network_view.canvas.observe(self._on_3d_selection, "selected")
+            self.view3d_box.children = (self.network_view, self.use_selection)
         self.view3d.selected_index = 0
         return self.network_view
 
@@ -501,10 +548,71 @@ class ConnectivityDashboard(w.VBox):
             except Exception as err:  # noqa: BLE001
                 self._set_status(f"3D view: {type(err).__name__}: {err}", error=True)
 
+    def _on_3d_selection(self, change: dict) -> None:
+        if self.use_selection.value != "off":
+            self.refresh()
+
+    def open_graph(self) -> NetworkGraphView:
+        """Build (once) and open the population graph; returns it."""
+        if self.graph_view is None:
+            from .network_graph import NetworkGraphView
+
+            self.graph_view = NetworkGraphView(on_edge_click=self._on_graph_click, default_path=self._graph_csv)
+            self.graph_box.children = (self.graph_view,)
+            self._refresh_graph()
+            sel = self.heatmap.selected
+            if sel is not None and len(sel):  # a matrix cell chosen before: its edge too
+                self.graph_view.mark(*self._cell(*(int(x) for x in np.asarray(sel[-1]).ravel()[:2])))
+        self.graph.selected_index = 0
+        return self.graph_view
+
+    def _on_graph(self, change: dict) -> None:
+        if change["new"] == 0 and self.graph_view is None:
+            try:
+                self.open_graph()
+            except Exception as err:  # noqa: BLE001
+                self._set_status(f"graph: {type(err).__name__}: {err}", error=True)
+
+    def graph_query(self) -> dict[str, Any]:
+        """The :meth:`ConnectivityExplorer.graph` arguments of the pickers' state."""
+        q = self.query()
+        return {"group_by": q["group_by"], "metric": _GRAPH_METRIC[q["metric"]], "sources": q["sources"],
+                "targets": q["targets"], "count": q["count"], "convention": q["convention"]}
+
+    def _refresh_graph(self) -> None:
+        if self.graph_view is None:
+            return
+        q = self.graph_query()
+        try:
+            edges = self.explorer.graph(**q)
+        except Exception as err:  # noqa: BLE001
+            self._set_status(f"graph: {type(err).__name__}: {err}", error=True)
+            return
+        note = "" if q["metric"] == self.metric.value else \
+            f"The graph shows {q['metric']}: it draws total, percent or convergence."
+        colors = None
+        if self.network_view is not None and self.network_view.color_by.value == q["group_by"]:
+            canvas = self.network_view.canvas
+            colors = dict(zip(canvas.group_labels, canvas.group_colors, strict=True))
+        self.graph_view.set_graph(edges, note, colors)
+
+    def _on_graph_click(self, source_group: str, target_group: str, kind: str) -> None:
+        """An edge clicked in the graph: what a click on its matrix cell does (details, 3D, tuner)."""
+        self.select(source_group, target_group)
+
+    def _graph_csv(self) -> Path:
+        given = self.export_path.value.strip()
+        if given:
+            path = Path(given).expanduser()
+            return path.with_name(f"{path.stem}_graph.csv")
+        return Path(self.explorer.config.path).parent / f"connectivity_graph_{_GRAPH_METRIC[self.metric.value]}.csv"
+
     def show_details(self, source_group: Any, target_group: Any) -> None:
         """Fill the details area for one group pair: counts, histograms, edge types."""
         if self.network_view is not None:
             self.network_view.highlight_pair(source_group, target_group, group_by=self.group_by.value)
+        if self.graph_view is not None:
+            self.graph_view.mark(source_group, target_group)
         kw = self._selection_kwargs()
         d = self.explorer.details(source_group, target_group, **kw)
         metric = self.metric.value
