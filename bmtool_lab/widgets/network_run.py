@@ -351,10 +351,11 @@ class NetworkRunDashboard(w.VBox):
         tuners = self.tuners() if self.with_tuning.value else []
         stop = self._stop = threading.Event()
         self.error = ""
-        self.run_button.disabled, self.stop_button.disabled, self.pin_button.disabled = True, False, True
+        # the label first: the buttons' state then never sits beside the last run's "done"
+        self.progress_label.value = f"starting BioNet (building the network) · 0 / {fmt_number(tstop)} ms"
         self.progress.bar_style = ""
         self.progress.value = 0.0
-        self.progress_label.value = f"starting BioNet (building the network) · 0 / {fmt_number(tstop)} ms"
+        self.run_button.disabled, self.stop_button.disabled, self.pin_button.disabled = True, False, True
         self.raster.t_now_ms = 0.0
         t0 = time.perf_counter()
         last = [0.0]

@@ -15,7 +15,7 @@ import { floats } from "./_floats.js";
 import { onWidthChange } from "./_resize.js";
 
 const FONT_PX = 10;
-const MARGIN = { left: 64, right: 8, top: 6, bottom: 28 };
+const MARGIN = { left: 52, right: 14, top: 6, bottom: 28 }; // right: room for the last tick label
 
 function u16(value) {
   if (!value) return new Uint16Array(0);

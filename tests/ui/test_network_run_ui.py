@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from .helpers import assert_fits, open_notebook, wait_for_trace, write_notebook
+from .helpers import assert_fits, open_notebook, screenshot, wait_for_trace, write_notebook
 
 pytestmark = pytest.mark.ui
 
@@ -127,7 +127,8 @@ def test_run_pin_tune_rerun_compare(page, lab_server) -> None:
     # Run 2 with the unsaved tuning: the run says what differed, the rates show the change.
     _open_network_run(page)
     page.click(f"{RUN} .bmtl-run-go")
-    page.wait_for_function("(sel) => document.querySelector(sel + ' .bmtl-run-go').disabled", arg=RUN)
+    page.wait_for_function("(sel) => /starting|running/.test(document.querySelector(sel + ' .bmtl-run-progress')"
+                           ".innerText)", arg=RUN, timeout=60_000)  # the new run, not the last one's "done"
     second = _wait_done(page)
     assert second.startswith("done: 400 ms simulated"), second
     status = page.inner_text(f"{RUN} .bmtl-run-status")
@@ -158,5 +159,6 @@ def test_run_pin_tune_rerun_compare(page, lab_server) -> None:
     info = page.inner_text(f"{RUN} .bmtl-run-cell")
     assert "(Exc)" in info and "v from soma_v.h5" in info, info
     wait_for_trace(page, f"{RUN} .bmtl-trace-panel", min_points=1000)
+    screenshot(page, "sidebar-network-run", readme=True)
 
     assert_fits(page, RUN)
