@@ -16,7 +16,8 @@ deconvolve train amplitudes. A multimeter records V_m (and the synaptic current 
 current-based models) at the resolution.
 
 Current steps (:func:`nest_step_job`): one NEST run holds one copy of the cell per step
-amplitude (they are not connected), each with its own ``step_current_generator``, so an F–I
+amplitude (they are not connected), each with its own step current (``I_e`` changed between
+``Simulate`` calls, or a ``step_current_generator`` for models without ``I_e``), so an F–I
 chunk or a rheobase grid is one ``Simulate``; spikes come from a ``spike_recorder`` (an
 integrate-and-fire V_m jumps to V_reset and never shows a spike peak).
 """
@@ -381,11 +382,15 @@ def nest_step_job(ctx: Any, cell: PointCellSpec, amps_pA: list[float], t_on_ms: 
     amps = [float(a) for a in amps_pA]
     cells, _model = _create_cells(nest, cell, len(amps))
     t_on, t_off = float(t_on_ms), float(t_on_ms + dur_ms)
-    for node, amp in zip(cells, amps, strict=True):
-        gen = nest.Create("step_current_generator", params={"amplitude_times": [t_on - dt, t_off - dt],
-                                                            "amplitude_values": [amp, 0.0]})
-        # one step early with the shortest delay: the current acts on the cell from t_on to t_off
-        nest.Connect(gen, node, syn_spec={"delay": float(dt)})
+    # I_e (constant over each step of the exact integration) is 5-10x faster than a device per
+    # cell, which sends a current event every step; models without I_e (glif_psc) get devices
+    use_ie = "I_e" in cells[0].get()
+    if not use_ie:
+        for node, amp in zip(cells, amps, strict=True):
+            gen = nest.Create("step_current_generator", params={"amplitude_times": [t_on - dt, t_off - dt],
+                                                                "amplitude_values": [amp, 0.0]})
+            # one step early with the shortest delay: the current acts on the cell from t_on to t_off
+            nest.Connect(gen, node, syn_spec={"delay": float(dt)})
     rec = nest.Create("spike_recorder")
     nest.Connect(cells, rec)
     watched = cells if record_v else (cells[v_index] if v_index is not None else None)
@@ -394,7 +399,15 @@ def nest_step_job(ctx: Any, cell: PointCellSpec, amps_pA: list[float], t_on_ms: 
         mm = nest.Create("multimeter", params={"record_from": ["V_m"], "interval": dt})
         nest.Connect(mm, watched)
     t_sim = time.perf_counter()
-    nest.Simulate(t_off + float(tail_ms))
+    if use_ie:
+        base = np.asarray(cells.get("I_e"), dtype=float).reshape(-1)
+        nest.Simulate(t_on)
+        cells.set(I_e=list(base + np.asarray(amps)))
+        nest.Simulate(float(dur_ms))
+        cells.set(I_e=list(base))
+        nest.Simulate(float(tail_ms))
+    else:
+        nest.Simulate(t_off + float(tail_ms))
     sim_ms = (time.perf_counter() - t_sim) * 1e3
     ev = rec.events
     senders, times = np.asarray(ev["senders"]), np.asarray(ev["times"], dtype=np.float64)
