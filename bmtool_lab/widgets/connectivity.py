@@ -271,10 +271,9 @@ class ConnectivityDashboard(w.VBox):
         self.view3d.add_class("bmtl-conn-3d")
         self.view3d.observe(self._on_view3d, "selected_index")
         # the 3D box selection as the matrix's sources and/or targets
-        self.use_selection = _dropdown([("all cells", "off"), ("3D selection as sources", "sources"),
-                                        ("3D selection as targets", "targets"),
-                                        ("3D selection as both", "both")], "off", "cells",
-                                       "bmtl-conn-use-selection", "260px")
+        self.use_selection = _dropdown([("all cells", "off"), ("3D selection: sources", "sources"),
+                                        ("3D selection: targets", "targets"), ("3D selection: both", "both")],
+                                       "off", "cells", "bmtl-conn-use-selection", "190px")
         self.use_selection.style = {"description_width": "40px"}
         self.use_selection.observe(self._on_control, "value")
         # the population graph, built when first opened
@@ -381,6 +380,8 @@ class ConnectivityDashboard(w.VBox):
             return
         self._show_plot(self.figure)
         color = value.to_numpy(dtype=float)
+        with self.cell_labels.hold_sync():  # labels of a group no longer shown would be drawn at NaN
+            self.cell_labels.x, self.cell_labels.y, self.cell_labels.text = [], [], []
         with self.heatmap.hold_sync():
             self.heatmap.selected = None
             # bqplot validates row/column against the current color shape: set the color first
@@ -533,7 +534,9 @@ class ConnectivityDashboard(w.VBox):
 
             self.network_view = NetworkView3D(self.explorer, group_by=self.group_by.value)
             self.network_view.canvas.observe(self._on_3d_selection, "selected")
-            self.view3d_box.children = (self.network_view, self.use_selection)
+            # in a row as the pickers are: a VBox child of 100% plus its margins overflows the sidebar
+            self.view3d_box.children = (self.network_view,
+                                        w.HBox([self.use_selection], layout=w.Layout(flex_flow="row wrap")))
         self.view3d.selected_index = 0
         return self.network_view
 
