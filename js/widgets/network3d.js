@@ -92,7 +92,7 @@ function render({ model, el }) {
   host.className = "bmtl-network3d-host";
   host.append(canvas, box);
   el.append(host, legend);
-  const gl = canvas.getContext("webgl", { preserveDrawingBuffer: true, antialias: true });
+  const gl = canvas.getContext("webgl", { preserveDrawingBuffer: true, antialias: false });
   el.dataset.gl = gl ? "webgl" : "none";
   if (!gl) {
     legend.textContent = "WebGL is not available in this browser: the 3D view cannot draw.";

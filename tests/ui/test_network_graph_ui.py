@@ -16,18 +16,14 @@ from .helpers import (
     screenshot,
     write_notebook,
 )
-from .test_network3d_ui import BLUE_TGT, COUNT_COLOURS, RED_SRC
+from .test_connectivity_details_ui import CONN, SIDE_TUNER
+from .test_network3d_ui import BLUE_TGT, CELLS, COUNT_COLOURS, RED_SRC
 
 pytestmark = pytest.mark.ui
 
-CONN = ".jp-NotebookPanel .bmtl-conn"
 GRAPH = f"{CONN} .bmtl-graph"
 VIEW = f"{CONN} .bmtl-network3d"
-SIDE_TUNER = "#jp-right-stack .bmtl-host[data-ready='true'] .bmtl-syn-tuner"
 HEADER = ".jupyter-widget-Collapse-header, {0} .p-Collapse-header, {0} .lm-Collapse-header"
-CELLS = ["import bmtool_lab\nfrom bmtool_lab import ConnectivityExplorer\n"
-         "config = bmtool_lab.build_example('example_network')\nconn = ConnectivityExplorer(config)\n"
-         "dash = conn.dashboard(metric='total')\ndash"]
 # the example's groups and its non-zero total matrix (conn.graph(metric='total')), gap junction last
 GROUPS = ["Exc", "PV", "SST", "Thal"]
 CHEMICAL = {("Exc", "Exc"): 18, ("Exc", "PV"): 18, ("Exc", "SST"): 15, ("PV", "Exc"): 20, ("PV", "PV"): 3,
