@@ -25,7 +25,7 @@ def _dots(page) -> list[str]:
     })""")
 
 
-def _watch_fi(page, n_steps: int, timeout_s: float = 90.0) -> list[int]:
+def _watch_fi(page, n_steps: int, timeout_s: float = 240.0) -> list[int]:
     """Poll the number of drawn F–I points until all ``n_steps`` are there; the counts seen."""
     seen: list[int] = []
     end = time.monotonic() + timeout_s
