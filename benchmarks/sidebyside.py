@@ -246,13 +246,12 @@ def our_import(work: Path) -> dict:
     return {"s": time.perf_counter() - t0, "what": "import bmtool_lab; from bmtool_lab import SynapseTuner"}
 
 
-def our_slider(work: Path) -> dict:
-    """A slider change headless: set_params + run_train (metrics and trace back in the kernel; the
-    dashboard then sends the trace as float32 bytes, ~0.1 ms)."""
-    tn = _our_tuner(work)
+def _time_slider(tn: Any) -> float:
+    """Median wall time (s) of a Use slider move (set_params + run_train) after one warm run
+    (the cell built in the worker, a checkpoint saved where the protocol keeps one)."""
     try:
         tn.set_params(Use=0.4)
-        tn.run_train()  # warm: the cell built in the worker, the baseline checkpoint saved
+        tn.run_train()
         walls = []
         for k in range(SLIDER_REPS):
             t0 = time.perf_counter()
@@ -261,7 +260,13 @@ def our_slider(work: Path) -> dict:
             walls.append(time.perf_counter() - t0)
     finally:
         tn.close()
-    return {"s": statistics.median(walls), "reps": SLIDER_REPS,
+    return statistics.median(walls)
+
+
+def our_slider(work: Path) -> dict:
+    """A slider change headless: set_params + run_train (metrics and trace back in the kernel; the
+    dashboard then sends the trace as float32 bytes, ~0.1 ms)."""
+    return {"s": _time_slider(_our_tuner(work)), "reps": SLIDER_REPS,
             "protocol": "our defaults: CVODE, baseline checkpoint, 8+4 pulses at 50 Hz, voltage clamp"}
 
 
@@ -275,19 +280,8 @@ def our_slider_bmtool_protocol(work: Path) -> dict:
     from bmtool_lab.tuning.synapse import SynapseTuner
 
     tn = SynapseTuner(work / "example" / "simulation_config.json", connection=CONN, convention="bmtool")
-    try:
-        tn.set_protocol(checkpoint=False, t_start_ms=500.0, freq_hz=50.0, delay_ms=250.0, n_train=8, n_rec=4)
-        tn.set_params(Use=0.4)
-        tn.run_train()  # warm: the cell built in the worker
-        walls = []
-        for k in range(SLIDER_REPS):
-            t0 = time.perf_counter()
-            tn.set_params(Use=0.41 + 0.01 * k)
-            tn.run_train()
-            walls.append(time.perf_counter() - t0)
-    finally:
-        tn.close()
-    return {"s": statistics.median(walls), "reps": SLIDER_REPS,
+    tn.set_protocol(checkpoint=False, t_start_ms=500.0, freq_hz=50.0, delay_ms=250.0, n_train=8, n_rec=4)
+    return {"s": _time_slider(tn), "reps": SLIDER_REPS,
             "protocol": "convention='bmtool': fixed step 0.025 ms, 500 ms baseline, no checkpoint, 8+4 pulses "
                         "at 50 Hz, raw amplitudes (no kernel run)"}
 
