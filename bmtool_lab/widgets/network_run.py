@@ -223,6 +223,10 @@ def read_membrane_report(run: NetworkRun, population: str, node_id: int) -> tupl
     return None
 
 
+#: live raster frames per second while a network runs
+LIVE_FPS = 4.0
+
+
 class _LiveRaster:
     """The spikes a running network has streamed so far (sim/spike_stream.py), drawn on the
     dashboard's raster with the progress (a few times a second at most)."""
@@ -244,6 +248,7 @@ class _LiveRaster:
         self.rows: list[np.ndarray] = []
         self.n = 0
         self._drawn = -1
+        self._last = -1e9
         self._lock = threading.Lock()
 
     def add(self, population: np.ndarray, node_ids: np.ndarray, t_ms: np.ndarray) -> None:
@@ -253,18 +258,21 @@ class _LiveRaster:
             self.times.append(np.asarray(t_ms)[keep])
             self.rows.append(rows[keep])
             self.n += int(keep.sum())
+            self.dash.live_spikes = self.n
         self.draw(max(float(np.max(t_ms, initial=0.0)), self.dash.raster.t_now_ms))
 
     def draw(self, t_ms: float) -> None:
         with self._lock:
-            if self.n == self._drawn:
+            now = time.monotonic()
+            # every frame resends all spikes so far: at most LIVE_FPS a second (10⁶ spikes are 10 MB)
+            if self.n == self._drawn or now - self._last < 1.0 / LIVE_FPS:
                 return
-            self._drawn = self.n
+            self._drawn, self._last = self.n, now
             times = np.concatenate(self.times) if self.times else np.zeros(0)
             rows = np.concatenate(self.rows) if self.rows else np.zeros(0, np.int64)
+            self.times, self.rows = [times], [rows]  # concatenated once, not again at every frame
         self.dash.raster.show(self.layout, times, rows, tstop_ms=self.tstop_ms, t_now_ms=t_ms,
                               title=f"running · {self.n:,} spikes so far · grouped by {self.dash.group_by.value}")
-        self.dash.live_spikes = self.n
 
 
 class NetworkRunDashboard(w.VBox):
