@@ -4,14 +4,24 @@
 //    shows its children's views in the shell (right sidebar or main area). JupyterLab keeps
 //    one widget manager per kernel bound to the notebook's renderers, so a sidebar cannot
 //    render a kernel's widget by itself; the host model builds the views when it is created.
-import { ILayoutRestorer } from "@jupyterlab/application";
+import { ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from "@jupyterlab/application";
 import { ICommandPalette } from "@jupyterlab/apputils";
 import { ILauncher } from "@jupyterlab/launcher";
+import type { Kernel } from "@jupyterlab/services";
 import { LabIcon } from "@jupyterlab/ui-components";
-import { DOMWidgetModel, DOMWidgetView, IJupyterWidgetRegistry, unpack_models } from "@jupyter-widgets/base";
+import {
+  DOMWidgetModel,
+  DOMWidgetView,
+  IJupyterWidgetRegistry,
+  unpack_models,
+  type IBackboneModelOptions,
+  type ISerializers,
+  type WidgetModel,
+} from "@jupyter-widgets/base";
 import { Panel, Widget } from "@lumino/widgets";
 import { ModelBrowser } from "./browser.js";
 import { keepCleanOnKernelInfo } from "./clean_open.js";
+import { isNotebookLike, type FileBrowserLike, type NotebookLike } from "./types.js";
 
 const MODULE_NAME = "bmtool-lab";
 const MODULE_VERSION = "0.1.0";
@@ -21,27 +31,26 @@ const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"
 <circle cx="10" cy="18" r="3"/><path d="M6 6 L18 8 L10 18 Z" fill="none" stroke="#616161" stroke-width="1.6"/></g></svg>`;
 export const bmtlIcon = new LabIcon({ name: "bmtool-lab:icon", svgstr: ICON_SVG });
 
-let theApp = null;
-let theBrowser = null;
+let theApp: JupyterFrontEnd | null = null;
 // Notebook-like widgets seen in the shell, to find the one whose kernel a host belongs to.
-const seenNotebooks = new Set();
+const seenNotebooks = new Set<NotebookLike>();
 
-function trackNotebooks(app) {
+function trackNotebooks(app: JupyterFrontEnd) {
   const note = () => {
     const w = app.shell.currentWidget;
-    if (w && w.sessionContext && w.content && w.content.model) {
+    if (isNotebookLike(w)) {
       seenNotebooks.add(w);
       keepCleanOnKernelInfo(w);
     }
   };
   app.shell.currentChanged?.connect(note);
   // Every notebook as it opens (also those opened in the background), not only the current one.
-  app.docRegistry?.getWidgetFactory?.("Notebook")?.widgetCreated?.connect((_, w) => keepCleanOnKernelInfo(w));
+  app.docRegistry?.getWidgetFactory?.("Notebook")?.widgetCreated?.connect((_, w) => keepCleanOnKernelInfo(w as unknown as NotebookLike));
   note();
 }
 
-function notebookOfKernel(kernelId) {
-  let fallback = null;
+function notebookOfKernel(kernelId: string | undefined): NotebookLike | null {
+  let fallback: NotebookLike | null = null;
   for (const w of [...seenNotebooks]) {
     if (w.isDisposed) {
       seenNotebooks.delete(w);
@@ -53,7 +62,7 @@ function notebookOfKernel(kernelId) {
   return fallback;
 }
 
-async function insertCodeCell(app, kernelId, code) {
+async function insertCodeCell(app: JupyterFrontEnd, kernelId: string | undefined, code: string) {
   const nb = notebookOfKernel(kernelId);
   if (!nb) throw new Error("no open notebook to insert the code into");
   app.shell.activateById(nb.id);
@@ -62,10 +71,23 @@ async function insertCodeCell(app, kernelId, code) {
   return nb;
 }
 // Hosts by model id, so a page reload or a second open of the same host reuses its panel.
-const hosts = new Map();
+const hosts = new Map<string, Panel>();
+
+// The kernel's reply to "copy_code", and the kernel's "show" request.
+interface HostMessage {
+  event?: string;
+  code?: string;
+  error?: string;
+}
 
 export class SidebarHostModel extends DOMWidgetModel {
-  defaults() {
+  // Set in initialize(), which Backbone calls from the constructor: declared only, so no class
+  // field initializer runs after it and resets them.
+  declare private _panel: Panel | null;
+  declare private _views: DOMWidgetView[];
+  declare private _note: HTMLSpanElement;
+
+  override defaults() {
     return {
       ...super.defaults(),
       _model_name: "SidebarHostModel",
@@ -81,14 +103,14 @@ export class SidebarHostModel extends DOMWidgetModel {
     };
   }
 
-  initialize(attributes, options) {
+  override initialize(attributes: Backbone.ObjectHash, options: IBackboneModelOptions) {
     super.initialize(attributes, options);
     this._panel = null;
     this._views = [];
     // Build the shell panel at once: no notebook output area is involved.
     this._open().catch((err) => console.error("bmtool-lab: cannot open the host panel", err));
     this.on("change:children", () => this._fill());
-    this.on("msg:custom", (content) => this._onCustom(content));
+    this.on("msg:custom", (content: HostMessage) => this._onCustom(content));
     this.on("change:title", () => {
       if (this._panel) this._panel.title.label = this.get("title");
     });
@@ -98,9 +120,9 @@ export class SidebarHostModel extends DOMWidgetModel {
     this.once("destroy", () => this._showClosed("The kernel restarted; re-run the cell that opened this dashboard."));
     // The widget manager marks models disconnected on a restart; listen to the kernel too, so
     // the panel says what happened instead of showing dead controls.
-    const kernel = this.widget_manager.kernel;
+    const kernel = (this.widget_manager as { kernel?: Kernel.IKernelConnection }).kernel;
     if (kernel && kernel.statusChanged) {
-      const onStatus = (_k, status) => {
+      const onStatus = (_k: Kernel.IKernelConnection, status: Kernel.Status) => {
         if (status === "restarting" || status === "autorestarting" || status === "dead") {
           kernel.statusChanged.disconnect(onStatus);
           this._showClosed(`The kernel ${status === "dead" ? "died" : "restarted"}; re-run the cell that opened this dashboard.`);
@@ -145,7 +167,7 @@ export class SidebarHostModel extends DOMWidgetModel {
     return bar;
   }
 
-  async _onCustom(content) {
+  async _onCustom(content: HostMessage) {
     if (content.event === "show") {
       // opened again from the kernel (e.g. "Open synapse tuner"): re-add a closed panel, activate it
       if (!this._panel || this._panel.isDisposed || !this._panel.isAttached) {
@@ -160,11 +182,11 @@ export class SidebarHostModel extends DOMWidgetModel {
       return;
     }
     try {
-      const kernelId = this.widget_manager.kernel?.id;
-      await insertCodeCell(theApp, kernelId, content.code);
+      const kernelId = (this.widget_manager as { kernel?: Kernel.IKernelConnection }).kernel?.id;
+      await insertCodeCell(theApp as JupyterFrontEnd, kernelId, content.code);
       this._note.textContent = "inserted below the active cell";
     } catch (err) {
-      this._note.textContent = String(err.message || err);
+      this._note.textContent = String((err as Error).message || err);
     }
   }
 
@@ -175,16 +197,16 @@ export class SidebarHostModel extends DOMWidgetModel {
     this._views = [];
     for (const w of [...panel.widgets]) w.dispose();
     panel.addWidget(this._toolbar());
-    const children = this.get("children") || [];
+    const children: DOMWidgetModel[] = this.get("children") || [];
     for (const child of children) {
-      const view = await this.widget_manager.create_view(child, {});
+      const view = await this.widget_manager.create_view<DOMWidgetView>(child, {});
       this._views.push(view);
       panel.addWidget(view.luminoWidget);
     }
     panel.node.dataset.ready = "true";
   }
 
-  _showClosed(message) {
+  _showClosed(message: string) {
     const panel = this._panel;
     if (!panel || panel.isDisposed) return;
     for (const w of [...panel.widgets]) w.dispose();
@@ -195,15 +217,15 @@ export class SidebarHostModel extends DOMWidgetModel {
     panel.node.dataset.ready = "closed";
   }
 
-  static serializers = {
+  static override serializers: ISerializers = {
     ...DOMWidgetModel.serializers,
-    children: { deserialize: unpack_models },
+    children: { deserialize: unpack_models as (value: unknown, manager?: unknown) => Promise<WidgetModel[]> },
   };
 }
 
 // Inline view of a host: a one-line note saying where the dashboard is shown.
 export class SidebarHostView extends DOMWidgetView {
-  render() {
+  override render() {
     this.el.classList.add("bmtl-host-note");
     const update = () => {
       const where = this.model.get("area") === "main" ? "a main-area tab" : "the right sidebar";
@@ -214,11 +236,11 @@ export class SidebarHostView extends DOMWidgetView {
   }
 }
 
-const hostPlugin = {
+const hostPlugin: JupyterFrontEndPlugin<void> = {
   id: "bmtool-lab:widgets",
   autoStart: true,
   requires: [IJupyterWidgetRegistry],
-  activate: (app, registry) => {
+  activate: (app: JupyterFrontEnd, registry: IJupyterWidgetRegistry) => {
     theApp = app;
     registry.registerWidget({
       name: MODULE_NAME,
@@ -228,15 +250,15 @@ const hostPlugin = {
   },
 };
 
-const browserPlugin = {
+const browserPlugin: JupyterFrontEndPlugin<void> = {
   id: "bmtool-lab:browser",
   autoStart: true,
   optional: [ICommandPalette, ILauncher, ILayoutRestorer],
-  activate: (app, palette, launcher, restorer) => {
+  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null, launcher: ILauncher | null,
+    restorer: ILayoutRestorer | null) => {
     theApp = theApp || app;
     trackNotebooks(app);
     const browser = new ModelBrowser(app);
-    theBrowser = browser;
     browser.id = "bmtool-lab-browser";
     browser.title.icon = bmtlIcon;
     browser.title.caption = "BMTool Lab";
@@ -258,7 +280,7 @@ const browserPlugin = {
         await browser.openExample();
       },
     });
-    const dashboards = [
+    const dashboards: [string, string, string, string][] = [
       ["bmtool-lab:open-tuner", "tuner", "BMTool Lab: synapse tuner", "Open the synapse tuner of the panel's config"],
       ["bmtool-lab:open-profiler", "profiler", "BMTool Lab: cell profiler", "Open the cell profiler of the panel's config"],
       ["bmtool-lab:open-connectivity", "connectivity", "BMTool Lab: connectivity matrices",
@@ -271,7 +293,8 @@ const browserPlugin = {
         caption,
         execute: async (args) => {
           app.shell.activateById(browser.id);
-          await browser.openDashboard(kind, args.item ?? null, args.area ?? (kind === "connectivity" ? "main" : "right"));
+          const item = (args.item as string | undefined) ?? null;
+          await browser.openDashboard(kind, item, (args.area as string | undefined) ?? (kind === "connectivity" ? "main" : "right"));
         },
       });
     }
@@ -281,10 +304,11 @@ const browserPlugin = {
       caption: "Show this BMTK config in the BMTool Lab panel",
       icon: bmtlIcon,
       execute: async (args) => {
-        let path = args.path;
+        let path = args.path as string | undefined;
         if (!path) {
-          const fb = app.shell.widgets("left").find?.((w) => w.id === "filebrowser") ||
-            [...app.shell.widgets("left")].find((w) => w.id === "filebrowser");
+          const left = app.shell.widgets("left") as Iterable<Widget> & { find?: (f: (w: Widget) => boolean) => Widget | undefined };
+          const fb = (left.find?.((w) => w.id === "filebrowser") ||
+            [...left].find((w) => w.id === "filebrowser")) as FileBrowserLike | undefined;
           const item = fb?.selectedItems?.().next?.().value;
           path = item?.path;
         }

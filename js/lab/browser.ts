@@ -2,27 +2,60 @@
 // It asks the kernel (silent execute + user_expressions) so every number it shows comes from
 // the same Python code the dashboards use; it never depends on @jupyterlab/notebook (the
 // current widget's sessionContext is duck-typed).
+import type { JupyterFrontEnd } from "@jupyterlab/application";
+import type { Kernel, KernelMessage } from "@jupyterlab/services";
 import { Widget } from "@lumino/widgets";
+import type { FileBrowserLike, NotebookLike } from "./types.js";
 
 const STORAGE_KEY = "bmtool-lab:last-config";
 
-function el(tag, attrs = {}, ...children) {
+// What bmtool_lab.lab.describe_json returns (the tables of the panel).
+type Row = Record<string, string | number | null | undefined> & { name?: string };
+export interface DescribeInfo {
+  error?: string;
+  config: string;
+  shown: string;
+  note?: string;
+  populations?: Row[];
+  connections?: (Row & { synapse?: string })[];
+  cells?: (Row & { model_type?: string })[];
+  problems?: string[];
+}
+
+type Attrs = Record<string, string | ((e: Event) => void)>;
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: (Node | string)[]):
+  HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
+    if (k === "class") node.className = v as string;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v as (e: Event) => void);
+    else node.setAttribute(k, v as string);
   }
   for (const c of children) node.append(c);
   return node;
 }
 
-function pyString(s) {
+function pyString(s: unknown): string {
   return JSON.stringify(String(s));
 }
 
+const errorText = (err: unknown): string => String((err as Error)?.message || err);
+
 export class ModelBrowser extends Widget {
-  constructor(app) {
+  readonly app: JupyterFrontEnd;
+  private _sessionWidget: NotebookLike | null;
+  // Built by _build() in the constructor.
+  declare kernelLine: HTMLDivElement;
+  declare configInput: HTMLInputElement;
+  declare message: HTMLDivElement;
+  declare loadedLine: HTMLDivElement;
+  declare configs: HTMLDivElement;
+  declare details: HTMLDivElement;
+  declare startKernel: HTMLButtonElement;
+  declare loaded: string | null;
+
+  constructor(app: JupyterFrontEnd) {
     super();
     this.app = app;
     this.addClass("bmtl-browser");
@@ -43,7 +76,7 @@ export class ModelBrowser extends Widget {
       value: localStorage.getItem(STORAGE_KEY) || "example_network/simulation_config.json",
     });
     // Keep JupyterLab's notebook shortcuts from swallowing keys typed here.
-    this.configInput.addEventListener("keydown", (e) => {
+    this.configInput.addEventListener("keydown", (e: KeyboardEvent) => {
       e.stopPropagation();
       if (e.key === "Enter") this.describe();
     });
@@ -79,7 +112,7 @@ export class ModelBrowser extends Widget {
 
   _trackKernel() {
     const current = this.app.shell.currentWidget;
-    if (current && current.sessionContext) this._sessionWidget = current;
+    if (current && (current as { sessionContext?: unknown }).sessionContext) this._sessionWidget = current as NotebookLike;
     const w = this._sessionWidget;
     if (!w || w.isDisposed) {
       this.kernelLine.textContent = "No notebook kernel yet: dashboards run in a notebook's kernel.";
@@ -98,8 +131,8 @@ export class ModelBrowser extends Widget {
     return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
   }
 
-  fileBrowserPath() {
-    for (const w of this.app.shell.widgets("left")) {
+  fileBrowserPath(): string {
+    for (const w of this.app.shell.widgets("left") as Iterable<FileBrowserLike>) {
       if (w.id === "filebrowser" && w.model) return w.model.path || "";
     }
     return "";
@@ -110,7 +143,7 @@ export class ModelBrowser extends Widget {
       await this.app.commands.execute("notebook:create-new", { kernelName: "python3", cwd: this.fileBrowserPath() });
       this._trackKernel();
     } catch (err) {
-      this.setMessage(String(err.message || err), true);
+      this.setMessage(errorText(err), true);
     }
   }
 
@@ -118,7 +151,7 @@ export class ModelBrowser extends Widget {
     const folder = this.fileBrowserPath();
     this.setMessage(`Looking for BMTK configs under ${folder || "the server root"}…`);
     try {
-      const found = await this.run(
+      const found = await this.run<string[]>(
         "import bmtool_lab.lab as _bmtl_lab",
         `_bmtl_lab.find_configs_json(${pyString(folder)}, ${pyString(this.kernelDir)})`
       );
@@ -131,22 +164,22 @@ export class ModelBrowser extends Widget {
       }
       this.setMessage(found.length ? `${found.length} config(s) found` : "");
     } catch (err) {
-      this.setMessage(String(err.message || err), true);
+      this.setMessage(errorText(err), true);
     }
   }
 
   // Open a config (or model folder) given relative to the server root, or absolute.
-  async openConfig(path) {
+  async openConfig(path: string) {
     this.configInput.value = path;
     await this.describe();
   }
 
   // The config file last loaded (absolute, from the kernel), else what is typed.
-  get configPath() {
+  get configPath(): string {
     return this.loaded || this.configInput.value.trim();
   }
 
-  async openDashboard(kind, item = null, area = "right") {
+  async openDashboard(kind: string, item: string | null = null, area = "right") {
     const path = this.configPath;
     this.setMessage(`Opening the ${kind} ${area === "main" ? "in a tab" : "in the right sidebar"}…`);
     try {
@@ -156,32 +189,36 @@ export class ModelBrowser extends Widget {
       );
       this.setMessage("");
     } catch (err) {
-      this.setMessage(String(err.message || err), true);
+      this.setMessage(errorText(err), true);
     }
   }
 
-  get kernel() {
+  get kernel(): Kernel.IKernelConnection | null {
     const w = this._sessionWidget;
     return w && !w.isDisposed && w.sessionContext.session ? w.sessionContext.session.kernel : null;
   }
 
-  async run(code, expression = null) {
+  // Run `code` silently in the kernel; with an expression, return its value parsed as JSON.
+  async run<T = unknown>(code: string, expression: string | null = null): Promise<T> {
     const kernel = this.kernel;
     if (!kernel) throw new Error("Open a notebook (with a Python kernel) first: dashboards run in its kernel.");
-    const content = { code, silent: true, store_history: false };
+    const content: KernelMessage.IExecuteRequestMsg["content"] = { code, silent: true, store_history: false };
     if (expression) content.user_expressions = { out: expression };
     const future = kernel.requestExecute(content);
     const reply = await future.done;
     if (reply.content.status !== "ok") {
-      throw new Error(`${reply.content.ename}: ${reply.content.evalue}`);
+      const e = reply.content as KernelMessage.IReplyErrorContent;
+      throw new Error(`${e.ename}: ${e.evalue}`);
     }
-    if (!expression) return null;
-    const out = reply.content.user_expressions.out;
+    if (!expression) return null as T;
+    const out = reply.content.user_expressions.out as {
+      status: string; ename?: string; evalue?: string; data: Record<string, string>;
+    };
     if (out.status !== "ok") throw new Error(`${out.ename}: ${out.evalue}`);
-    return JSON.parse(out.data["text/plain"]);
+    return JSON.parse(out.data["text/plain"]) as T;
   }
 
-  setMessage(text, isError = false) {
+  setMessage(text: string, isError = false) {
     this.message.textContent = text;
     this.message.classList.toggle("bmtl-error", isError);
   }
@@ -193,7 +230,7 @@ export class ModelBrowser extends Widget {
     this.setMessage("Reading the model…");
     this.showLoaded(null);
     try {
-      const info = await this.run(
+      const info = await this.run<DescribeInfo>(
         "import bmtool_lab.lab as _bmtl_lab",
         `_bmtl_lab.describe_json(${pyString(path)}, ${pyString(this.kernelDir)})`
       );
@@ -205,12 +242,12 @@ export class ModelBrowser extends Widget {
         localStorage.setItem(STORAGE_KEY, info.shown);
       }
     } catch (err) {
-      this.setMessage(String(err.message || err), true);
+      this.setMessage(errorText(err), true);
     }
   }
 
   // Which config file the tables below come from (a folder names the file picked in it).
-  showLoaded(info) {
+  showLoaded(info: DescribeInfo | null) {
     this.loaded = info ? info.config : null;
     this.loadedLine.replaceChildren();
     if (!info) return;
@@ -221,11 +258,11 @@ export class ModelBrowser extends Widget {
   async openExample() {
     this.setMessage("Building the example network…");
     try {
-      const path = await this.run("import bmtool_lab.lab as _bmtl_lab", "_bmtl_lab.example_config_json()");
+      const path = await this.run<string>("import bmtool_lab.lab as _bmtl_lab", "_bmtl_lab.example_config_json()");
       this.configInput.value = path;
       await this.describe();
     } catch (err) {
-      this.setMessage(String(err.message || err), true);
+      this.setMessage(errorText(err), true);
     }
   }
 
@@ -236,24 +273,24 @@ export class ModelBrowser extends Widget {
       await this.run(`import bmtool_lab.lab as _bmtl_lab\n_bmtl_lab.open_demo(${pyString(path)})`);
       this.setMessage("");
     } catch (err) {
-      this.setMessage(String(err.message || err), true);
+      this.setMessage(errorText(err), true);
     }
   }
 
-  render(info) {
+  render(info: DescribeInfo) {
     const d = this.details;
     d.replaceChildren();
     if (!info || info.error) return;
-    const open = (kind, item, area) => (e) => {
+    const open = (kind: string, item: string | null, area: string) => (e: Event) => {
       e.stopPropagation();
       this.openDashboard(kind, item, area);
     };
-    const actions = (kind) => (r) =>
+    const actions = (kind: string) => (r: Row) =>
       el(
         "span",
         { class: "bmtl-actions" },
-        el("button", { class: `bmtl-open bmtl-open-${kind}`, title: "open in the right sidebar", onclick: open(kind, r.name, "right") }, "side"),
-        el("button", { class: `bmtl-open-tab bmtl-open-${kind}-tab`, title: "open in a main-area tab", onclick: open(kind, r.name, "main") }, "tab")
+        el("button", { class: `bmtl-open bmtl-open-${kind}`, title: "open in the right sidebar", onclick: open(kind, r.name ?? null, "right") }, "side"),
+        el("button", { class: `bmtl-open-tab bmtl-open-${kind}-tab`, title: "open in a main-area tab", onclick: open(kind, r.name ?? null, "main") }, "tab")
       );
     d.append(
       el(
@@ -264,7 +301,7 @@ export class ModelBrowser extends Widget {
           onclick: open("network", null, "right") }, "Network run")
       )
     );
-    const section = (title, rows, cols, action = null) => {
+    const section = (title: string, rows: Row[], cols: [string, string][], action: ((r: Row) => Node) | null = null) => {
       d.append(el("h3", {}, title));
       if (!rows.length) {
         d.append(el("div", { class: "bmtl-empty" }, "none"));
@@ -273,7 +310,7 @@ export class ModelBrowser extends Widget {
       const table = el("table", { class: "bmtl-table" });
       table.append(el("tr", {}, ...cols.map((c) => el("th", {}, c[1])), ...(action ? [el("th", {}, "")] : [])));
       for (const r of rows) {
-        const cells = cols.map((c) => el("td", {}, String(r[c[0]] ?? "")));
+        const cells: Node[] = cols.map((c) => el("td", {}, String(r[c[0]] ?? "")));
         if (action) cells.push(el("td", {}, action(r)));
         const row = el("tr", { "data-name": String(r.name ?? "") }, ...cells);
         table.append(row);
@@ -297,10 +334,10 @@ export class ModelBrowser extends Widget {
     section("Cell types", info.cells || [], [
       ["name", "name"],
       ["template", "template"],
-    ], (r) => (simulatable.includes(r) ? actions("profiler")(r) : el("span", { class: "bmtl-muted" }, r.model_type)));
+    ], (r) => (simulatable.includes(r) ? actions("profiler")(r) : el("span", { class: "bmtl-muted" }, String(r.model_type))));
     if ((info.problems || []).length) {
       d.append(el("h3", {}, "Problems"));
-      for (const p of info.problems) d.append(el("div", { class: "bmtl-problem" }, p));
+      for (const p of info.problems ?? []) d.append(el("div", { class: "bmtl-problem" }, p));
     }
   }
 }

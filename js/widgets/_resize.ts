@@ -1,6 +1,6 @@
 // Call `onWidth` when the element's width changes (not on height-only changes, which a redraw
 // that sets the canvas height would otherwise trigger in a loop). Returns the disconnect.
-export function onWidthChange(el, onWidth) {
+export function onWidthChange(el: Element, onWidth: (width: number) => void): () => void {
   let lastWidth = 0;
   const ro = new ResizeObserver((entries) => {
     const w = Math.floor(entries[0].contentRect.width);
