@@ -17,14 +17,45 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import "./trace_panel.css";
 import { floats, splitSeries } from "./_floats.js";
+import type { Binary, RenderProps, WidgetModule } from "./_anywidget.js";
+
+export interface SeriesMeta {
+  label?: string;
+  unit?: string;
+  color?: string;
+  dash?: boolean;
+  scale?: "y" | "y2";
+  width?: number;
+}
+
+export interface TraceTraits {
+  t: Binary;
+  y: Binary;
+  series: SeriesMeta[];
+  markers: number[];
+  x_label: string;
+  y_label: string;
+  y2_label: string;
+  title: string;
+  status: string;
+  error: string;
+  autoscale: boolean;
+  y_from_ms: number | null;
+  height: number;
+  version: number;
+}
+
+type Model = RenderProps<TraceTraits>["model"];
+// uPlot keeps an axis' resolved font as [font, size] and its last size in _size (not typed).
+type AxisInternals = uPlot.Axis & { _size?: number; font?: string | [string, number] };
 
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"];
 
-function markerPlugin(getMarkers) {
+function markerPlugin(getMarkers: () => number[] | undefined): uPlot.Plugin {
   return {
     hooks: {
       draw: [
-        (u) => {
+        (u: uPlot) => {
           const xs = getMarkers();
           if (!xs || xs.length === 0) return;
           const { ctx } = u;
@@ -49,20 +80,20 @@ function markerPlugin(getMarkers) {
 }
 
 // Axis size from its tick labels (uPlot's recipe), so six-digit ticks never run into the label.
-function axisSize(self, values, axisIdx, cycleNum) {
-  const axis = self.axes[axisIdx];
-  if (cycleNum > 1) return axis._size;
+function axisSize(self: uPlot, values: string[] | null, axisIdx: number, cycleNum: number): number {
+  const axis = self.axes[axisIdx] as AxisInternals;
+  if (cycleNum > 1) return axis._size ?? 0;
   let size = (axis.ticks && axis.ticks.size != null ? axis.ticks.size : 10) + (axis.gap != null ? axis.gap : 5);
-  const longest = (values || []).reduce((acc, v) => (v != null && String(v).length > acc.length ? String(v) : acc), "");
+  const longest = (values || []).reduce<string>((acc, v) => (v != null && String(v).length > acc.length ? String(v) : acc), "");
   if (longest !== "") {
-    self.ctx.font = axis.font ? axis.font[0] : "12px sans-serif";
+    self.ctx.font = Array.isArray(axis.font) ? axis.font[0] : "12px sans-serif";
     size += self.ctx.measureText(longest).width / devicePixelRatio;
   }
   return Math.ceil(size);
 }
 
 // Finite min/max of the series on `scaleKey` for x in [x0, x1] (indices found by bisection).
-function visibleRange(u, scaleKey, x0, x1) {
+export function visibleRange(u: Pick<uPlot, "data" | "series">, scaleKey: string, x0: number, x1: number): [number, number] {
   const xs = u.data[0];
   let lo = Infinity;
   let hi = -Infinity;
@@ -75,7 +106,7 @@ function visibleRange(u, scaleKey, x0, x1) {
     const ys = u.data[s];
     for (let i = i0; i < xs.length && xs[i] <= x1; i++) {
       const v = ys[i];
-      if (Number.isFinite(v)) {
+      if (v != null && Number.isFinite(v)) {
         if (v < lo) lo = v;
         if (v > hi) hi = v;
       }
@@ -86,8 +117,8 @@ function visibleRange(u, scaleKey, x0, x1) {
 
 // y range over the visible x window, leaving out t < y_from_ms (a clamp's settling transient
 // at t = 0 can be 10^5 times the PSCs); the data before it is drawn, clipped.
-function yRange(model, scaleKey) {
-  return (u, dataMin, dataMax) => {
+function yRange(model: Model, scaleKey: string): uPlot.Range.Function {
+  return (u: uPlot, dataMin: number | null, dataMax: number | null): uPlot.Range.MinMax => {
     // uPlot ranges y while the new x scale is still in the works: series[0].min/max hold the
     // x values at its edges (u.scales.x is the previous one).
     const xser = u.series[0];
@@ -97,10 +128,11 @@ function yRange(model, scaleKey) {
     let [lo, hi] = visibleRange(u, scaleKey, x0, x1);
     if (!(lo <= hi)) [lo, hi] = visibleRange(u, scaleKey, -Infinity, Infinity);
     if (!(lo <= hi)) {
+      if (dataMin == null || dataMax == null) return [0, 1];
       lo = dataMin;
       hi = dataMax;
     }
-    if (lo == null || hi == null || !Number.isFinite(lo) || !Number.isFinite(hi)) return [0, 1];
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [0, 1];
     if (lo === hi) {
       const d = Math.abs(lo) > 0 ? Math.abs(lo) * 0.05 : 1;
       return [lo - d, hi + d];
@@ -111,27 +143,27 @@ function yRange(model, scaleKey) {
 }
 
 // The unit at the end of an axis label: "i (pA)" -> "pA" ("" when there is none).
-function unitOfLabel(label) {
+export function unitOfLabel(label: string | null | undefined): string {
   const m = /\(([^()]+)\)\s*$/.exec(label || "");
   return m ? m[1] : "";
 }
 
 // A cursor readout: 4 significant digits and the unit ("–" off the data).
-function readout(v, unit) {
+export function readout(v: number | null | undefined, unit: string): string {
   if (v == null || !Number.isFinite(v)) return "–";
   const text = Math.abs(v) < 1e-12 ? "0" : String(Number(v.toPrecision(4)));
   return unit ? `${text} ${unit}` : text;
 }
 
-function buildOptions(model, width, hooks) {
+function buildOptions(model: Model, width: number, hooks: uPlot.Hooks.Arrays): uPlot.Options {
   const meta = model.get("series") || [];
   const hasY2 = meta.some((s) => s.scale === "y2");
   const xUnit = unitOfLabel(model.get("x_label") || "t (ms)");
-  const series = [{ label: model.get("x_label") || "t (ms)", value: (u, v) => readout(v, xUnit) }];
+  const series: uPlot.Series[] = [{ label: model.get("x_label") || "t (ms)", value: (_u, v) => readout(v, xUnit) }];
   meta.forEach((s, i) => {
     const unit = s.unit || unitOfLabel(model.get(s.scale === "y2" ? "y2_label" : "y_label"));
     series.push({
-      value: (u, v) => readout(v, unit),
+      value: (_u, v) => readout(v, unit),
       label: s.label || `trace ${i + 1}`,
       stroke: s.color || PALETTE[i % PALETTE.length],
       width: s.width || 1.5,
@@ -141,7 +173,7 @@ function buildOptions(model, width, hooks) {
       spanGaps: false,
     });
   });
-  const axes = [
+  const axes: uPlot.Axis[] = [
     { label: model.get("x_label") || "t (ms)", labelSize: 18, size: 32 },
     { label: model.get("y_label") || "", labelSize: 18, labelGap: 2, size: axisSize, scale: "y" },
   ];
@@ -166,19 +198,19 @@ function buildOptions(model, width, hooks) {
   };
 }
 
-function frame(model) {
+function frame(model: Model): uPlot.AlignedData {
   const t = floats(model.get("t"));
   const meta = model.get("series") || [];
   const ys = splitSeries(floats(model.get("y")), meta.length);
-  return [t, ...ys];
+  return [t, ...ys] as uPlot.AlignedData;
 }
 
-function extent(arr) {
+function extent(arr: ArrayLike<number | null | undefined>): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = 0; i < arr.length; i++) {
     const v = arr[i];
-    if (Number.isFinite(v)) {
+    if (v != null && Number.isFinite(v)) {
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
@@ -186,9 +218,9 @@ function extent(arr) {
   return [lo, hi];
 }
 
-const fmt = (v) => (v == null || !Number.isFinite(v) ? "" : String(+v.toPrecision(6)));
+const fmt = (v: number | null | undefined): string => (v == null || !Number.isFinite(v) ? "" : String(+v.toPrecision(6)));
 
-function render({ model, el }) {
+function render({ model, el }: RenderProps<TraceTraits>): () => void {
   el.classList.add("bmtl-trace-panel");
   const title = document.createElement("div");
   title.className = "bmtl-trace-title";
@@ -200,22 +232,22 @@ function render({ model, el }) {
   plotHost.className = "bmtl-trace-plot";
   el.append(title, status, error, plotHost);
 
-  let plot = null;
+  let plot: uPlot | null = null;
   let seriesKey = "";
   // The user zoomed x (drag); a double-click or a kernel-side autoscale undoes it. Without a
   // zoom every frame is drawn over its own x extent.
   let userZoomed = false;
   let pending = false;
-  let drawnVersion = null;
+  let drawnVersion: number | null = null;
 
   const width = () => Math.max(200, Math.floor(el.getBoundingClientRect().width || 480));
 
   // What was drawn, for tests and for a reviewer in the DOM inspector: scale ranges, the data's
   // extent in view, the number of points in view and the plot area (CSS px, relative to the canvas).
-  const report = (u) => {
+  const report = (u: uPlot) => {
     const xs = u.data[0] || [];
-    const sx = u.scales.x;
-    const sy = u.scales.y;
+    const sx = u.scales.x as { min: number; max: number };
+    const sy = u.scales.y as { min: number; max: number };
     let n = 0;
     for (let i = 0; i < xs.length; i++) if (xs[i] >= sx.min && xs[i] <= sx.max) n++;
     const [dx0, dx1] = extent(xs);
@@ -240,16 +272,17 @@ function render({ model, el }) {
     d.drawnVersion = String(drawnVersion);
   };
 
-  const hooks = {
+  const hooks: uPlot.Hooks.Arrays = {
     setSelect: [(u) => { if (u.select.width > 0) userZoomed = true; }],
     draw: [report],
   };
 
-  const rebuild = (data) => {
+  const rebuild = (data: uPlot.AlignedData) => {
     if (plot) plot.destroy();
-    plot = new uPlot(buildOptions(model, width(), hooks), data, plotHost);
+    const built = new uPlot(buildOptions(model, width(), hooks), data, plotHost);
+    plot = built;
     seriesKey = JSON.stringify([model.get("series"), model.get("y_label"), model.get("y2_label")]);
-    plot.over.addEventListener("dblclick", () => { userZoomed = false; });
+    built.over.addEventListener("dblclick", () => { userZoomed = false; });
   };
 
   const update = () => {
@@ -269,12 +302,12 @@ function render({ model, el }) {
     } else {
       // Keep the user's x zoom: store the data, then re-range y over the zoomed window.
       plot.setData(data, false);
-      plot.setScale("x", { min: plot.scales.x.min, max: plot.scales.x.max });
+      plot.setScale("x", { min: plot.scales.x.min as number, max: plot.scales.x.max as number });
     }
     el.dataset.points = String(data[0].length);
     el.dataset.series = String(data.length - 1);
     el.dataset.version = String(model.get("version"));
-    const finite = data.slice(1).some((s) => s.some((v) => Number.isFinite(v) && v !== 0));
+    const finite = (data.slice(1) as Float32Array[]).some((s) => s.some((v) => Number.isFinite(v) && v !== 0));
     el.dataset.hasSignal = finite ? "true" : "false";
   };
   // One message can change series, t, y and version at once: draw once, after all of them.
@@ -316,4 +349,4 @@ function render({ model, el }) {
   };
 }
 
-export default { render };
+export default { render } satisfies WidgetModule<TraceTraits>;

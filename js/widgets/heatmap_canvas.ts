@@ -13,9 +13,30 @@
 import "./heatmap_canvas.css";
 import { floats } from "./_floats.js";
 import { onWidthChange } from "./_resize.js";
+import type { Binary, RenderProps, WidgetModule } from "./_anywidget.js";
+
+export interface HeatmapTraits {
+  values: Binary;
+  n_rows: number;
+  n_cols: number;
+  row_labels: string[];
+  col_labels: string[];
+  row_title: string;
+  col_title: string;
+  title: string;
+  units: string;
+  vmin: number | null;
+  vmax: number | null;
+  selected: number[];
+  hovered: number[];
+  height: number;
+}
+
+type Model = RenderProps<HeatmapTraits>["model"];
+type Cell = [number, number];
 
 // viridis, 10 stops (matplotlib), interpolated into a 256-entry lookup table
-const STOPS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58",
+export const STOPS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58",
   "#b5de2b", "#fde725"];
 const NAN_RGB = [221, 221, 221];
 const FONT_PX = 10;
@@ -31,14 +52,14 @@ const LUT = (() => {
   return lut;
 })();
 
-function fmt(v) {
+export function fmt(v: number): string {
   if (!Number.isFinite(v)) return "–";
   if (Number.isInteger(v)) return String(v);
   return Number(v.toPrecision(3)).toString();
 }
 
 // Range of the colour map: the model's vmin/vmax, else the finite data range (never empty).
-function colourRange(model, vals) {
+export function colourRange(model: Pick<Model, "get">, vals: Float32Array): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = 0; i < vals.length; i++) {
@@ -55,11 +76,11 @@ function colourRange(model, vals) {
 }
 
 // Every k-th label so that labels `size` px apart never overlap (k = 1 when all fit).
-function labelStep(cellPx) {
+export function labelStep(cellPx: number): number {
   return Math.max(1, Math.ceil((FONT_PX + 2) / Math.max(cellPx, 1e-6)));
 }
 
-function render({ model, el }) {
+function render({ model, el }: RenderProps<HeatmapTraits>): () => void {
   el.classList.add("bmtl-heatmap-canvas");
   const title = document.createElement("div");
   title.className = "bmtl-heatmap-title";
@@ -70,13 +91,13 @@ function render({ model, el }) {
   tip.className = "bmtl-heatmap-tooltip";
   host.append(canvas, tip);
   el.append(title, host);
-  const ctx = canvas.getContext("2d");
+  const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
   const cells = document.createElement("canvas"); // n_cols × n_rows image, scaled up when drawn
-  let geom = null; // plot area in CSS px, set by draw()
+  let geom: { left: number; top: number; width: number; height: number } | null = null; // plot area in CSS px, set by draw()
   let drawn = 0;
 
-  const shape = () => [model.get("n_rows") || 0, model.get("n_cols") || 0];
-  const cellAt = (ev) => {
+  const shape = (): [number, number] => [model.get("n_rows") || 0, model.get("n_cols") || 0];
+  const cellAt = (ev: MouseEvent): Cell | null => {
     if (!geom) return null;
     const r = canvas.getBoundingClientRect();
     const x = ev.clientX - r.left - geom.left;
@@ -86,18 +107,18 @@ function render({ model, el }) {
     return [Math.min(nr - 1, Math.floor((y / geom.height) * nr)), Math.min(nc - 1, Math.floor((x / geom.width) * nc))];
   };
 
-  const paintCells = () => {
+  const paintCells = (): [number, number] => {
     const [nr, nc] = shape();
     const vals = floats(model.get("values"));
     const [lo, hi] = colourRange(model, vals);
     cells.width = Math.max(1, nc);
     cells.height = Math.max(1, nr);
-    const cctx = cells.getContext("2d");
+    const cctx = cells.getContext("2d") as CanvasRenderingContext2D;
     const img = cctx.createImageData(cells.width, cells.height);
     const n = Math.min(vals.length, nr * nc);
     for (let i = 0; i < n; i++) {
       const v = vals[i];
-      let rgb = NAN_RGB;
+      let rgb: ArrayLike<number> = NAN_RGB;
       let o = 0;
       if (Number.isFinite(v)) {
         const t = Math.min(1, Math.max(0, (v - lo) / (hi - lo)));
@@ -113,7 +134,7 @@ function render({ model, el }) {
     return [lo, hi];
   };
 
-  let range = [0, 1];
+  let range: [number, number] = [0, 1];
   const draw = () => {
     const [nr, nc] = shape();
     const rows = model.get("row_labels") || [];
@@ -129,7 +150,7 @@ function render({ model, el }) {
     ctx.clearRect(0, 0, width, height);
     ctx.font = `${FONT_PX}px sans-serif`;
     // margins sized to the longest label (capped) so names stay readable without eating the plot
-    const widest = (labels) => Math.min(110, labels.reduce((m, s) => Math.max(m, ctx.measureText(s).width), 0));
+    const widest = (labels: string[]) => Math.min(110, labels.reduce((m, s) => Math.max(m, ctx.measureText(s).width), 0));
     const left = 18 + widest(rows) + 6;
     const bottom = 18 + widest(cols) + 6;
     const right = 70; // colour bar + its labels
@@ -147,7 +168,7 @@ function render({ model, el }) {
     ctx.fillStyle = "#333";
     ctx.textBaseline = "middle";
     ctx.textAlign = "right";
-    const clip = (s) => (s.length > 18 ? `${s.slice(0, 17)}…` : s);
+    const clip = (s: string) => (s.length > 18 ? `${s.slice(0, 17)}…` : s);
     const kr = labelStep(ch);
     for (let i = 0; i < nr; i += kr) ctx.fillText(clip(String(rows[i] ?? i)), left - 4, top + (i + 0.5) * ch);
     const kc = labelStep(cw);
@@ -210,8 +231,9 @@ function render({ model, el }) {
     draw();
   };
 
-  const sameCell = (a, b) => (a || []).length === (b || []).length && (a || []).every((v, i) => v === b[i]);
-  const showTip = (cell, ev) => {
+  const sameCell = (a: number[] | null, b: number[] | null) =>
+    (a || []).length === (b || []).length && (a || []).every((v, i) => v === (b || [])[i]);
+  const showTip = (cell: Cell | null, ev: MouseEvent) => {
     if (!cell) {
       tip.style.display = "none";
       return;
@@ -253,7 +275,7 @@ function render({ model, el }) {
     draw();
   });
 
-  model.on("msg:custom", (msg) => {
+  model.on("msg:custom", (msg: { type?: string; name?: string } | null) => {
     if (!msg || msg.type !== "save_png") return;
     const a = document.createElement("a");
     a.download = msg.name || "heatmap.png";
@@ -262,11 +284,11 @@ function render({ model, el }) {
   });
 
   update();
-  for (const name of ["values", "n_rows", "n_cols", "vmin", "vmax", "title"]) model.on(`change:${name}`, update);
-  for (const name of ["row_labels", "col_labels", "row_title", "col_title", "units", "selected", "height"]) {
+  for (const name of ["values", "n_rows", "n_cols", "vmin", "vmax", "title"] as const) model.on(`change:${name}`, update);
+  for (const name of ["row_labels", "col_labels", "row_title", "col_title", "units", "selected", "height"] as const) {
     model.on(`change:${name}`, draw);
   }
   return onWidthChange(el, () => draw());
 }
 
-export default { render };
+export default { render } satisfies WidgetModule<HeatmapTraits>;

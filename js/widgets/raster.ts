@@ -13,26 +13,51 @@
 import "./raster.css";
 import { floats } from "./_floats.js";
 import { onWidthChange } from "./_resize.js";
+import type { Binary, RenderProps, WidgetModule } from "./_anywidget.js";
+
+export interface RasterTraits {
+  times: Binary;
+  rows: Binary;
+  codes: Binary;
+  n_rows: number;
+  group_labels: string[];
+  group_colors: string[];
+  group_bands: [number, number][];
+  tstop_ms: number;
+  t_now_ms: number;
+  title: string;
+  height: number;
+  hidden: number[];
+  picked_row: number;
+}
+
+type Cache = {
+  data: unknown[];
+  paintKey: string;
+  pix: Int32Array | null;
+  img: ImageData;
+  drawnSpikes: number;
+};
 
 const FONT_PX = 10;
 const MARGIN = { left: 52, right: 14, top: 6, bottom: 28 }; // right: room for the last tick label
 
-function u16(value) {
+export function u16(value: Binary | ArrayLike<number> | undefined): Uint16Array {
   if (!value) return new Uint16Array(0);
   if (value instanceof DataView || ArrayBuffer.isView(value)) {
     return new Uint16Array(value.buffer, value.byteOffset, Math.floor(value.byteLength / 2));
   }
   if (value instanceof ArrayBuffer) return new Uint16Array(value);
-  return Uint16Array.from(value);
+  return Uint16Array.from(value as ArrayLike<number>);
 }
 
-function rgbOf(hex) {
+export function rgbOf(hex: string | null | undefined): number[] {
   const h = (hex || "#444444").replace("#", "");
   return [0, 2, 4].map((i) => parseInt(h.slice(i, i + 2), 16));
 }
 
 // Round tick step (1, 2, 5 × 10^k) giving about `n` ticks over `span`.
-function tickStep(span, n) {
+export function tickStep(span: number, n: number): number {
   const raw = span / Math.max(n, 1);
   const p = 10 ** Math.floor(Math.log10(raw));
   for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
@@ -42,7 +67,8 @@ function tickStep(span, n) {
 // New data: the pixel index of each spike in the data area (-1: outside), kept so that a redraw
 // of the same data (a group hidden, the progress line) only paints, and the spikes painted in
 // the same pass. Returns the spikes drawn.
-function indexAndPaint(px, pix, W, times, rows, codes, colourOf, rowOffset, sx) {
+function indexAndPaint(px: Uint32Array, pix: Int32Array, W: number, times: Float32Array, rows: Float32Array,
+  codes: Uint16Array, colourOf: Uint32Array, rowOffset: Int32Array, sx: number): number {
   const n = pix.length;
   const nRows = rowOffset.length;
   const hasCodes = codes.length >= n;
@@ -61,7 +87,7 @@ function indexAndPaint(px, pix, W, times, rows, codes, colourOf, rowOffset, sx) 
 }
 
 // The hot loop, kept small so the JIT compiles it tight: one load and one store per spike.
-function paintPixels(px, pix, codes, colourOf) {
+function paintPixels(px: Uint32Array, pix: Int32Array, codes: Uint16Array, colourOf: Uint32Array): number {
   const n = pix.length;
   const hasCodes = codes.length >= n;
   let drawn = 0;
@@ -76,7 +102,8 @@ function paintPixels(px, pix, codes, colourOf) {
 }
 
 // Few spikes: dot × dot squares, so a sparse raster stays visible.
-function paintDots(px, W, H, times, rows, codes, colourOf, sx, sy, n, dot) {
+function paintDots(px: Uint32Array, W: number, H: number, times: Float32Array, rows: Float32Array, codes: Uint16Array,
+  colourOf: Uint32Array, sx: number, sy: number, n: number, dot: number): number {
   const hasCodes = codes.length >= n;
   let drawn = 0;
   for (let i = 0; i < n; i++) {
@@ -93,7 +120,7 @@ function paintDots(px, W, H, times, rows, codes, colourOf, sx, sy, n, dot) {
   return drawn;
 }
 
-function render({ model, el }) {
+function render({ model, el }: RenderProps<RasterTraits>): () => void {
   el.classList.add("bmtl-raster");
   const title = document.createElement("div");
   title.className = "bmtl-raster-title";
@@ -104,10 +131,10 @@ function render({ model, el }) {
   tip.className = "bmtl-raster-tooltip";
   host.append(canvas, tip);
   el.append(title, host);
-  const ctx = canvas.getContext("2d");
-  let geom = null;
+  const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
+  let geom: { left: number; top: number; width: number; height: number } | null = null;
   let draws = 0;
-  let cache = null; // pixel indices and the painted image of the last data, size and colours
+  let cache: Cache | null = null; // pixel indices and the painted image of the last data, size and colours
 
   const draw = () => {
     const t0 = performance.now();
@@ -143,16 +170,17 @@ function render({ model, el }) {
     const sy = H / nRows;
     const paintKey = [model.get("group_colors"), model.get("hidden")].map((v) => JSON.stringify(v)).join("|");
     const data = [model.get("times"), model.get("rows"), model.get("codes"), W, H, nRows, tstop];
-    const same = cache && data.every((v, k) => v === cache.data[k]);
+    const prev = cache;
+    const same = prev !== null && data.every((v, k) => v === prev.data[k]);
     const tPaint = performance.now();
-    if (!same || cache.paintKey !== paintKey) {
+    if (!same || prev.paintKey !== paintKey) {
       const img = ctx.createImageData(W, H);
       const px = new Uint32Array(img.data.buffer);
       const packed = colours.map(([r, g, b]) => (255 << 24) | (b << 16) | (g << 8) | r); // little-endian RGBA
       const colourOf = new Uint32Array(65536).fill((255 << 24) | (68 << 16) | (68 << 8) | 68);
       packed.forEach((c, k) => { colourOf[k] = hidden.has(k) ? 0 : c; });
-      let pix = same && cache.pix ? cache.pix : null;
-      let drawnSpikes;
+      let pix = same && prev.pix ? prev.pix : null;
+      let drawnSpikes: number;
       if (dot === 1) {
         if (pix === null) {
           const rowOffset = new Int32Array(nRows); // first pixel of each cell's row
@@ -167,9 +195,10 @@ function render({ model, el }) {
       }
       cache = { data, paintKey, pix, img, drawnSpikes };
     }
-    const drawnSpikes = cache.drawnSpikes;
+    const drawn = cache as Cache;
+    const drawnSpikes = drawn.drawnSpikes;
     const tLoop = performance.now();
-    ctx.putImageData(cache.img, Math.round(MARGIN.left * dpr), Math.round(MARGIN.top * dpr));
+    ctx.putImageData(drawn.img, Math.round(MARGIN.left * dpr), Math.round(MARGIN.top * dpr));
 
     // Axes, group bands and labels, in CSS px.
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -217,7 +246,7 @@ function render({ model, el }) {
     el.dataset.paintMs = (tLoop - tPaint).toFixed(2);
   };
 
-  const rowAt = (ev) => {
+  const rowAt = (ev: MouseEvent) => {
     if (!geom) return null;
     const r = canvas.getBoundingClientRect();
     const x = ev.clientX - r.left - geom.left;
@@ -227,7 +256,7 @@ function render({ model, el }) {
     const tstop = model.get("tstop_ms") > 0 ? model.get("tstop_ms") : 1;
     return { row: Math.min(nRows - 1, Math.floor((y / geom.height) * nRows)), t: (x / geom.width) * tstop, x, y };
   };
-  const groupOfRow = (row) => (model.get("group_bands") || []).findIndex(([a, b]) => row >= a && row < b);
+  const groupOfRow = (row: number) => (model.get("group_bands") || []).findIndex(([a, b]) => row >= a && row < b);
   canvas.addEventListener("mousemove", (ev) => {
     const hit = rowAt(ev);
     if (!hit) {
@@ -240,8 +269,10 @@ function render({ model, el }) {
     tip.style.display = "block";
     // Kept inside the canvas (a tooltip past the edge would widen a narrow sidebar).
     const room = host.clientWidth - tip.offsetWidth - 2;
-    tip.style.left = `${Math.max(0, Math.min(hit.x + geom.left + 10, room))}px`;
-    tip.style.top = `${hit.y + geom.top + 12}px`;
+    const left = geom ? geom.left : 0;
+    const top = geom ? geom.top : 0;
+    tip.style.left = `${Math.max(0, Math.min(hit.x + left + 10, room))}px`;
+    tip.style.top = `${hit.y + top + 12}px`;
   });
   canvas.addEventListener("mouseleave", () => {
     tip.style.display = "none";
@@ -252,7 +283,7 @@ function render({ model, el }) {
     model.set("picked_row", hit.row);
     model.save_changes();
   });
-  model.on("msg:custom", (msg) => {
+  model.on("msg:custom", (msg: { type?: string; name?: string } | null) => {
     if (!msg || msg.type !== "save_png") return;
     const a = document.createElement("a");
     a.download = msg.name || "raster.png";
@@ -270,11 +301,11 @@ function render({ model, el }) {
     });
   };
   for (const name of ["times", "rows", "codes", "n_rows", "tstop_ms", "t_now_ms", "group_labels", "group_colors",
-    "group_bands", "title", "height", "hidden"]) {
+    "group_bands", "title", "height", "hidden"] as const) {
     model.on(`change:${name}`, schedule);
   }
   draw();
   return onWidthChange(el, () => schedule());
 }
 
-export default { render };
+export default { render } satisfies WidgetModule<RasterTraits>;
