@@ -42,15 +42,35 @@ from bmtool_lab.sim.nest_jobs import (
     nest_synapse_run_job,
 )
 from bmtool_lab.tuning.synapse import (
+    ParamSpec,
     SynapseProtocol,
     SynapseTuner,
     TunerError,
     _ConnState,
     _is_number,
+    _param_range,
     measure_settings,
 )
 
 __all__ = ["PointSynapseTuner", "point_cell_spec"]
+
+#: cell parameters not offered as sliders: state (V_m, thresholds), calcium and STDP traces, ignore_and_*
+CELL_SKIP = frozenset({"V_m", "Ca", "beta_Ca", "tau_Ca", "tau_minus", "tau_minus_triplet", "ignore_and_spike_interval",
+                       "ignore_and_spike_offset", "threshold_spike", "threshold_voltage", "V_min"})
+#: units of NEST neuron parameters (ms, pF, nS, mV, pA)
+_CELL_UNITS = {"C_m": "pF", "g": "nS", "g_L": "nS", "I_e": "pA", "t_ref": "ms", "Delta_T": "mV", "a": "nS", "b": "pA"}
+
+
+def cell_param_unit(name: str) -> str:
+    """Unit of a NEST neuron parameter: mV for potentials (V_*, E_*), ms for tau_* / t_ref..."""
+    if name in _CELL_UNITS:
+        return _CELL_UNITS[name]
+    if name.startswith(("V_", "E_")):
+        return "mV"
+    if name.startswith(("tau", "t_")):
+        return "ms"
+    return ""
+
 
 #: dynamics-JSON keys passed to NEST as they are, never tuned (receptor port, labels)
 FIXED_KEYS = frozenset({"receptor_type", "synapse_label", "level_of_detail", "model", "synapse_model"})
@@ -93,6 +113,8 @@ class PointSynapseTuner(SynapseTuner):
         if bad:
             raise TunerError(f"PointSynapseTuner takes a config only; {', '.join(bad)} apply to BioNet cells")
         self._describe_cache: dict[Any, dict] = {}
+        self._cell_values: dict[str, dict[str, float]] = {}  # cell type -> what-if values (not saved)
+        self._point_dashboard: Any = None
         super().__init__(config, connection=connection, executor=executor, worker=worker)
         self.protocol = replace(self.protocol, clamp="current", cvode=False, checkpoint=False).validated()
 
@@ -167,7 +189,49 @@ class PointSynapseTuner(SynapseTuner):
     def cell_params(self) -> dict[str, float]:
         """The post cell's numeric parameters as NEST created it (the node type's dynamics JSON
         on top of the model's defaults)."""
-        return dict(self._st().mech["nest"]["cell"]["params"])
+        st = self._st()
+        return {**st.mech["nest"]["cell"]["params"], **self._cell_values.get(st.spec.cell.label, {})}
+
+    @property
+    def cell_param_specs(self) -> list[ParamSpec]:
+        """One ParamSpec per tunable parameter of the post cell (numeric, settable keys of its
+        NEST status, not state such as V_m): slider ranges as the synapse parameters'."""
+        st = self._st()
+        created = st.mech["nest"]["cell"]["params"]
+        out = []
+        for name, value in self.cell_params.items():
+            if name in CELL_SKIP:
+                continue
+            unit = cell_param_unit(name)
+            lo, hi, scale, step = _param_range(name, value, unit)
+            out.append(ParamSpec(name, float(value), float(created[name]), unit, lo, hi, scale, step,
+                                 f"{self.cell_model}.{name}"))
+        return out
+
+    def set_cell_params(self, **values: float) -> dict[str, float]:
+        """What-if values of the post cell's NEST parameters (``C_m=200``, ``tau_m=15``...) for
+        the next runs of every connection onto this cell type; not saved (the cell profiler
+        and the node type's JSON own them). NEST checks them at the next run; emits "params"."""
+        st = self._st()
+        known = st.mech["nest"]["cell"]["params"]
+        for name, value in values.items():
+            if name not in known or name in CELL_SKIP:
+                allowed = ", ".join(sorted(k for k in known if k not in CELL_SKIP))
+                raise TunerError(f"{self.cell_model} has no tunable parameter {name!r}; it has: {allowed}")
+            if not _is_number(value):
+                raise TunerError(f"{name} must be a number, got {value!r}")
+        self._cell_values.setdefault(st.spec.cell.label, {}).update({k: float(v) for k, v in values.items()})
+        self._emit("params", self.params)
+        return self.cell_params
+
+    def reset_cell_params(self) -> None:
+        """Back to the node type's own values for the selected connection's post cell."""
+        self._cell_values.pop(self._st().spec.cell.label, None)
+        self._emit("params", self.params)
+
+    def unsaved_cell_params(self) -> dict[str, dict[str, float]]:
+        """{cell type: {parameter: what-if value}}: the cell values set here (for a network run)."""
+        return {k: dict(v) for k, v in self._cell_values.items() if v}
 
     @property
     def nest_version(self) -> str:
@@ -204,17 +268,30 @@ class PointSynapseTuner(SynapseTuner):
     # --- runs -----------------------------------------------------------------------------
     def _job_kwargs(self, st: _ConnState, p: SynapseProtocol, kind: str, stream: bool) -> dict[str, Any]:
         spec = replace(st.spec, label=st.label, weight=st.weight_uS, delay_ms=st.delay_ms)
+        what_if = self._cell_values.get(spec.cell.label)
+        if what_if:
+            cell = {**dict(spec.cell.params), **what_if}
+            spec = replace(spec, cell=replace(spec.cell, params=tuple(cell.items())))
         return {"spec": spec, "params": dict(st.params), "proto": self._run_protocol(st, p, kind, False),
                 "measure": measure_settings(p, self.convention)}
 
-    # --- dashboard (a later step of issue #19) ---------------------------------------------
+    # --- dashboard ---------------------------------------------------------------------------
+    @property
+    def dashboard(self) -> Any:
+        """The :class:`~bmtool_lab.widgets.pointnet_synapse.PointSynapseDashboard` (built once)."""
+        if self._point_dashboard is None:
+            from bmtool_lab.widgets.pointnet_synapse import PointSynapseDashboard
+
+            self._point_dashboard = PointSynapseDashboard(self)
+        return self._point_dashboard
+
     @property
     def widget(self) -> Any:
-        raise TunerError("the PointNet synapse dashboard is not built yet: use the headless API "
-                         "(run_train(), params, set_params(), save())")
+        """The dashboard's widget: the BioNet tuner's layout, NEST's parameters and units."""
+        return self.dashboard.box
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return {"text/plain": repr(self)}
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
 
     def __repr__(self) -> str:
         return f"PointSynapseTuner({len(self.connections)} connections, selected={self.name!r}, unsaved={self.unsaved})"

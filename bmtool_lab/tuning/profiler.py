@@ -294,6 +294,16 @@ class CellProfiler:
 
     title = "Cell profiler"
 
+    def __new__(cls, config_or_templates_dir: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if cls is CellProfiler and config_or_templates_dir is not None:  # a PointNet (NEST) model
+            from ..model.pointnet import is_pointnet_config
+
+            if is_pointnet_config(config_or_templates_dir):
+                from .pointnet_profiler import PointCellProfiler
+
+                return PointCellProfiler(config_or_templates_dir, *args, **kwargs)  # (no CellProfiler.__init__)
+        return super().__new__(cls)
+
     def __init__(self, config_or_templates_dir: str | Path | ModelConfig | None = None,
                  mechanisms_dir: str | Path | None = None, *, swc: str | Path | Sequence[str | Path] | None = None,
                  json: str | Path | Sequence[str | Path] | None = None, executor: Any = None) -> None:
