@@ -75,9 +75,11 @@ export PATH="$PY_BIN:$PATH"   # jupyter-builder, nrnivmodl, jupyter from this en
 # --- JS -------------------------------------------------------------------------------------
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # --include=dev: the build's type check (typescript), the linter and the JS unit tests are
+  # devDependencies, installed even where NODE_ENV=production or npm's omit=dev is set.
+  npm ci --include=dev --no-audit --no-fund --loglevel=error
 fi
-log "JS build (anywidget bundles + labextension)"
+log "JS build (type check, anywidget bundles, labextension)"
 npm run --silent build >/dev/null
 
 # --- the package ---------------------------------------------------------------------------
