@@ -42,6 +42,8 @@ def __getattr__(name: str) -> Any:
 
 def _register_dashboards() -> None:
     # In a notebook (IPython already imported), a controller ending a cell shows its dashboard.
+    # Headless, no widget module is imported: the first .widget loads the registry
+    # (bmtool_lab.tuning.kinds.DASHBOARD_REGISTRY).
     import sys
 
     if "IPython" in sys.modules:

@@ -12,6 +12,22 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .tuning.session import code_for
+
+__all__ = ["describe", "describe_json", "example_config_json", "find_configs", "find_configs_json",
+           "resolve_config", "open_dashboard", "code_for", "code_for_host_json", "open_demo"]
+
+#: names of bmtool_lab.widgets.panel served from here, loaded on first use (describing a model
+#: never imports ipywidgets)
+_PANEL_NAMES = ("_controller", "_CONTROLLERS")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PANEL_NAMES:
+        from .widgets import panel
+
+        return getattr(panel, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 def describe(path: str | os.PathLike, kernel_dir: str = "") -> dict[str, Any]:
     """Populations with counts per group, connection types, cell types and problems found.
@@ -100,8 +116,6 @@ def example_config_json(folder: str = "example_network") -> JsonReply:
 
 
 _DEMOS: dict[str, Any] = {}
-# One controller per (config, kind) in this kernel: opening the same dashboard again reuses it.
-_CONTROLLERS: dict[tuple[str, str], Any] = {}
 
 # Names of the model's files that are BMTK configs (simulation or circuit).
 _CONFIG_GLOB = ("*config*.json",)
@@ -198,95 +212,12 @@ def find_configs_json(folder: str = "", kernel_dir: str = "") -> JsonReply:
     return JsonReply([shown_path(base / rel, root) for rel in find_configs(str(base))])
 
 
-def _controller(kind: str, config: str) -> Any:
-    key = (str(Path(config).expanduser().resolve()), kind)
-    ctl = _CONTROLLERS.get(key)
-    if ctl is None:
-        if kind == "tuner":
-            from .tuning.synapse import SynapseTuner
-
-            ctl = SynapseTuner(config)
-        elif kind == "profiler":
-            from .tuning.profiler import CellProfiler
-
-            ctl = CellProfiler(config)
-        elif kind == "connectivity":
-            from .tuning.connectivity import ConnectivityExplorer
-
-            ctl = ConnectivityExplorer(config)
-        elif kind == "network":
-            from .tuning.network_run import NetworkSimulation
-            from .widgets.registry import dashboard_widget
-
-            ctl = NetworkSimulation(config)
-            # "with unsaved tuning" takes the synapse tuners open on the same model in this kernel
-            dashboard_widget(ctl, tuners=lambda: _open_tuners(key[0]))
-        else:
-            raise ValueError(f"unknown dashboard {kind!r} (tuner, profiler, connectivity, network)")
-        _CONTROLLERS[key] = ctl
-    return ctl
-
-
-def _open_tuners(config: str) -> list[Any]:
-    """The synapse tuners and cell profilers this kernel's dashboards opened on ``config`` (a
-    resolved path): a network run takes their unsaved parameters and what-ifs."""
-    return [ctl for (path, kind), ctl in _CONTROLLERS.items() if kind in ("tuner", "profiler") and path == config]
-
-
 def open_dashboard(kind: str, config: str, item: str | None = None, area: str = "right") -> Any:
-    """Open the tuner (``item`` = connection), profiler (``item`` = cell type), connectivity
-    explorer or network run of ``config`` in the right sidebar or a main-area tab; returns the host."""
-    from .widgets.host import open_in_main, open_sidebar
+    """:func:`bmtool_lab.widgets.panel.open_dashboard`: the panel's tuner, profiler, connectivity
+    explorer or network run of ``config`` in the right sidebar or a main-area tab."""
+    from .widgets.panel import open_dashboard
 
-    ctl = _controller(kind, config)
-    if item:
-        ctl.select(item)
-    name = {"tuner": "Synapse tuner", "profiler": "Cell profiler", "connectivity": "Connectivity",
-            "network": "Network run"}[kind]
-    title = f"{name}: {Path(config).parent.name or Path(config).name}"
-    opener = open_in_main if area == "main" else open_sidebar
-    return opener(ctl, title=title, key=f"{kind}:{area}:{Path(config).expanduser().resolve()}")
-
-
-def code_for(ctl: Any, config: str | None = None) -> str:
-    """Python that recreates ``ctl`` (a tuner, profiler or explorer) in its current state."""
-    try:
-        from .session import to_python  # the session module writes the full state when present
-
-        return _ends_with_display(to_python(ctl))
-    except Exception:  # noqa: BLE001 - fall back to the essentials below
-        pass
-    cfg = str(getattr(getattr(ctl, "config", None), "path", None) or config or "")
-    kind = type(ctl).__name__
-    lines = ["import bmtool_lab", f"from bmtool_lab import {kind}", ""]
-    var = {"SynapseTuner": "tuner", "CellProfiler": "prof", "ConnectivityExplorer": "conn",
-           "NetworkSimulation": "sim"}.get(kind, "dash")
-    lines.append(f"{var} = {kind}({cfg!r})")
-    name = getattr(ctl, "name", None)
-    if kind == "SynapseTuner" and name:
-        lines.append(f"{var}.select({name!r})")
-        proto = getattr(ctl, "protocol", None)
-        if proto is not None:
-            fields = {k: getattr(proto, k) for k in ("clamp", "hold_mV", "freq_hz", "delay_ms", "n_train", "n_rec")}
-            lines.append(f"{var}.set_protocol({', '.join(f'{k}={v!r}' for k, v in fields.items())})")
-        params = {k: float(v) for k, v in (getattr(ctl, "params", {}) or {}).items()}
-        if params:
-            lines.append(f"{var}.set_params({', '.join(f'{k}={v!r}' for k, v in params.items())})")
-    elif kind == "CellProfiler" and getattr(ctl, "current", None) is not None:
-        lines.append(f"{var}.select({getattr(ctl.current, 'name', ctl.current)!r})")
-    lines.append(var)
-    return "\n".join(lines)
-
-
-def _ends_with_display(code: str) -> str:
-    """Make the snippet end with the controller's name, so running the cell shows the dashboard."""
-    import re
-
-    lines = code.rstrip().splitlines()
-    if lines and lines[-1].strip().isidentifier():
-        return code
-    m = re.search(r"^(\w+)\s*=\s*(?:\w+\.)*(SynapseTuner|CellProfiler|ConnectivityExplorer|NetworkSimulation)\(", code, re.M)
-    return code.rstrip() + f"\n{m.group(1)}\n" if m else code
+    return open_dashboard(kind, config, item, area)
 
 
 def code_for_host_json(host_key: str) -> JsonReply:

@@ -7,8 +7,10 @@ Rules these primitives keep:
 
 - Every run applies its own :class:`SimSettings` (dt, tstop, celsius, v_init, CVODE and its
   tolerances) explicitly, so nothing leaks from one run or dashboard to the next.
-- Runs advance exactly as NEURON's ``continuerun`` does (unchunked runs call it). Fixed step:
-  ``continuerun`` to each chunk end (the same steps whatever the chunking). CVODE: one
+- Runs advance exactly as NEURON's ``continuerun`` does. Fixed step: ``ParallelContext.psolve``
+  to each chunk end, then ``continuerun`` for a last step off the dt grid (the same steps as
+  ``continuerun`` alone, whatever the chunking; psolve loops in C where stdrun's ``continuerun``
+  runs a hoc statement per step, 2-3x slower on small cells). CVODE: one
   ``cvode.event(tstop)`` and single solver steps, checking the chunk end between steps, so
   chunks never make the solver stop or re-initialise; chunked and unchunked runs give the
   same samples.
@@ -85,12 +87,37 @@ def apply_settings(settings: SimSettings) -> None:
 def initialize(settings: SimSettings) -> None:
     """Apply ``settings`` and ``finitialize(v_init)`` (runs INITIAL blocks and FInitializeHandlers)."""
     apply_settings(settings)
+    _psolve["ok"] = True  # a new run: try psolve again (the NetCons may have changed)
     neuron_h().finitialize(settings.v_init)
 
 
 def advance_to(t_ms: float) -> None:
     """Continue the current run to ``t_ms`` exactly as ``h.continuerun(t_ms)`` would."""
-    neuron_h().continuerun(t_ms)  # CVODE: one event at t_ms + steps, as _cvode_steps_to does in Python
+    h = neuron_h()
+    if not h.cvode.active():
+        _fixed_steps_to(t_ms)
+    h.continuerun(t_ms)  # CVODE: one event at t_ms + steps, as _cvode_steps_to does in Python
+
+
+_psolve: dict[str, Any] = {"pc": None, "ok": True}
+
+
+def _fixed_steps_to(t_end: float) -> None:
+    """Fixed step: advance towards ``t_end`` with ``ParallelContext.psolve`` (stdrun's own
+    ``nrn_fixed_step`` per dt, looped in C; it stops within dt/2 of ``t_end``, never past where
+    ``continuerun`` stops, so a ``continuerun(t_end)`` after it finishes the same steps).
+    Should psolve refuse the model (its spike-exchange check of NetCon delays between gids),
+    ``continuerun`` does all the steps until the next initialisation."""
+    h = neuron_h()
+    if not _psolve["ok"] or t_end - h.t < h.dt:
+        return
+    if _psolve["pc"] is None:
+        _psolve["pc"] = h.ParallelContext()
+        _psolve["pc"].set_maxstep(10)  # ms between (no-op) spike exchanges in one process
+    try:
+        _psolve["pc"].psolve(t_end)
+    except RuntimeError:  # raised before any step is taken
+        _psolve["ok"] = False
 
 
 def _cvode_steps_to(t_end: float, ctx: WorkerContext | None, recorder: Recorder | None, chunk_ms: float,
@@ -128,7 +155,7 @@ def run_chunked(tstop: float, chunk_ms: float, ctx: WorkerContext | None, record
         _cvode_steps_to(tstop, ctx, recorder, chunk_ms, tstop)
     else:
         while h.t < tstop - h.dt / 2:
-            h.continuerun(min(h.t + chunk_ms, tstop))
+            advance_to(min(h.t + chunk_ms, tstop))
             _chunk_done(ctx, recorder, tstop)
     if ctx is not None and recorder is not None:
         ctx.check_cancelled()

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,9 +43,7 @@ from ..model.sonata import (
     SonataNetwork,
 )
 from . import network_view
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..widgets.connectivity import ConnectivityDashboard
+from .kinds import ShowsDashboard, dashboard_of
 
 __all__ = ["METRICS", "ConnectionDetails", "ConnectivityExplorer"]
 
@@ -270,7 +268,7 @@ def _check(name: str, value: Any, allowed: Iterable[str]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, not {value!r}")
 
 
-class ConnectivityExplorer:
+class ConnectivityExplorer(ShowsDashboard):
     """Connectivity matrices of a BMTK network (headless; displays as a dashboard in notebooks).
 
     ``config``: a simulation or circuit config (path or :class:`ModelConfig`). ``group_by``: the
@@ -295,7 +293,7 @@ class ConnectivityExplorer:
         self._groupings: dict[tuple, _Grouping] = {}
         self._results: dict[tuple, tuple] = {}  # recent matrices (numpy, before slicing into frames)
         self._types: list[ConnectionType] | None = None
-        self._dashboard: ConnectivityDashboard | None = None
+        self._dashboard: Any = None  # built by bmtool_lab.widgets.registry
 
     def __repr__(self) -> str:
         return (f"ConnectivityExplorer({str(self.config.path)!r}: node populations "
@@ -794,13 +792,7 @@ class ConnectivityExplorer:
         return network_view.graph(self, group_by, metric, **query)
 
     # -- display ----------------------------------------------------------------------------
-    def dashboard(self, **kwargs: Any) -> ConnectivityDashboard:
-        """The interactive dashboard (created on first use; imports ipywidgets/bqplot only then)."""
-        if self._dashboard is None or kwargs:
-            from ..widgets.connectivity import ConnectivityDashboard
-
-            self._dashboard = ConnectivityDashboard(self, **kwargs)
-        return self._dashboard
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> Any:
-        return self.dashboard()._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
+    def dashboard(self, **kwargs: Any) -> Any:
+        """The interactive :class:`~bmtool_lab.widgets.connectivity.ConnectivityDashboard` (created
+        on first use, again when given options; imports ipywidgets/bqplot only then)."""
+        return dashboard_of(self, **kwargs)

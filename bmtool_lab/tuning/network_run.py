@@ -31,6 +31,7 @@ import pandas as pd
 
 from bmtool_lab.model.check import check_model
 from bmtool_lab.model.config import ModelConfig, load_config
+from bmtool_lab.tuning.kinds import ShowsDashboard
 
 __all__ = ["NetworkSimulation", "NetworkRun"]
 
@@ -119,7 +120,7 @@ class NetworkRun:
                 "overlay": {f: {k: list(v) for k, v in d.items()} for f, d in self.overlay.items()}}
 
 
-class NetworkSimulation:
+class NetworkSimulation(ShowsDashboard):
     """BioNet runs of a model's simulation config (see the module docstring)."""
 
     def __init__(self, config: str | Path | ModelConfig) -> None:

@@ -84,6 +84,7 @@ import numpy as np
 from bmtool_lab.sim.errors import SimError
 from bmtool_lab.sim.synapse_jobs import MeasureSettings, RunProtocol, SynapseSpec, synapse_run_job
 from bmtool_lab.tuning._events import Listeners
+from bmtool_lab.tuning.kinds import ShowsDashboard
 from bmtool_lab.tuning.synapse import _PROTOCOL_ALIASES, SynapseProtocol, TunerError
 
 __all__ = ["SynapseOptimizer", "FitResult", "Evaluation", "OptimizerError", "METRICS", "PENALTY", "fit_many",
@@ -640,7 +641,7 @@ class _Lockstep:
 
 
 # --- the optimizer ----------------------------------------------------------------------------
-class SynapseOptimizer:
+class SynapseOptimizer(ShowsDashboard):
     """Fit parameters of the tuner's selected connection to target metrics.
 
     Parameters
@@ -1331,19 +1332,7 @@ class SynapseOptimizer:
         opt._records = history
         return opt
 
-    # --- dashboard --------------------------------------------------------------------------
-    @property
-    def widget(self) -> Any:
-        """The Fit panel (ipywidgets), built on first use."""
-        if self._widget is None:
-            from bmtool_lab.widgets.optimizer import FitPanel
-
-            self._widget = FitPanel(self.tuner, optimizer=self)
-        return self._widget.box
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
+    # the Fit panel (``.widget``, display in a cell): ShowsDashboard, built by bmtool_lab.widgets.registry
     def __repr__(self) -> str:
         return (f"SynapseOptimizer({self.connection!r}, params={list(self.params)}, "
                 f"targets={self.targets})")

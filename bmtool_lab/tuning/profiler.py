@@ -45,6 +45,8 @@ from ..sim import profiler_jobs as jobs
 from ..sim.errors import SimError
 from ..sim.executor import Feed
 from ..sim.protocol import SimSettings
+from ._events import Listener, Listeners
+from .kinds import ShowsDashboard, dashboard_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -274,7 +276,7 @@ class ZapProfile:
 
 
 # --- the controller ---------------------------------------------------------------------------
-class CellProfiler:
+class CellProfiler(ShowsDashboard):
     """Profile the cell types of a model (see the module docstring for the three ways to give one).
 
     Parameters
@@ -363,7 +365,7 @@ class CellProfiler:
         self._descriptions: dict[str, dict] = {}
         self._checked: set[str] = set()
         self._worker: Any = None
-        self._dashboard: Any = None
+        self._listeners = Listeners("CellProfiler")
 
     @staticmethod
     def _allen_pairs(swc: Any, fit: Any, mech: Path | None) -> list[tuple[CellType, SimSettings]]:
@@ -422,9 +424,17 @@ class CellProfiler:
     def select(self, cell: str | int) -> CellProfiler:
         """Make ``cell`` (name, node_type_id, template name or population:name) the current one."""
         self.current = self._resolve(cell)
-        if self._dashboard is not None:
-            self._dashboard.on_cell_selected(self.current)
+        self._listeners.emit("selected", self.current)
         return self
+
+    def add_listener(self, fn: Listener) -> None:
+        """Call ``fn(event, payload)`` on "selected" (cell name), "params" (cell name whose
+        what-ifs changed) and "closed" (None); any thread."""
+        self._listeners.add(fn)
+
+    def remove_listener(self, fn: Listener) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
 
     def settings_for(self, cell: str | None = None, **changes: Any) -> SimSettings:
         """The run settings of a cell (from its config or Allen json), with ``changes``."""
@@ -449,9 +459,8 @@ class CellProfiler:
 
     def close(self) -> None:
         """Stop this profiler's workers, the dashboard's included (the shared sweep pool stays up)."""
-        if self._dashboard is not None:
-            self._dashboard.close()
-            self._dashboard = None
+        self._listeners.emit("closed", None)  # the dashboard stops its runs
+        self.__dict__.pop("_dashboard", None)
         if self._worker is not None:
             self._worker.close()
             self._worker = None
@@ -777,8 +786,7 @@ class CellProfiler:
                                      "(finite; cm, Ra > 0; conductances >= 0)")
                 current.setdefault(key, {})[pname] = value
         self._params[name] = {k: v for k, v in current.items() if v}
-        if self._dashboard is not None:
-            self._dashboard.on_params_changed(name)
+        self._listeners.emit("params", name)
         return self.cell_params(name)
 
     @staticmethod
@@ -816,8 +824,7 @@ class CellProfiler:
     def reset_cell_params(self, cell: str | None = None) -> None:
         """Back to the template's values for a cell."""
         self._params.pop(self._resolve(cell), None)
-        if self._dashboard is not None:
-            self._dashboard.on_params_changed(self._resolve(cell))
+        self._listeners.emit("params", self._resolve(cell))
 
     def export_params(self, path: str | Path | None = None, cell: str | None = None) -> str:
         """The changed values as JSON (cell, template, changes and the template values they
@@ -834,24 +841,11 @@ class CellProfiler:
             Path(path).write_text(text + "\n")
         return text
 
-    # --- display ------------------------------------------------------------------------------
-    @property
-    def widget(self) -> Any:
-        """The dashboard (ipywidgets; created on first use, imports the widget libraries only then)."""
-        if self._dashboard is None:
-            from ..widgets.profiler import ProfilerDashboard
-
-            self._dashboard = ProfilerDashboard(self)
-        return self._dashboard.widget
-
+    # --- display (``.widget`` and a cell's display: ShowsDashboard) ---------------------------
     @property
     def dashboard(self) -> Any:
         """The :class:`~bmtool_lab.widgets.profiler.ProfilerDashboard` controller of the widget."""
-        self.widget  # noqa: B018 - builds it
-        return self._dashboard
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
+        return dashboard_of(self)
 
     def __repr__(self) -> str:
         return f"CellProfiler({len(self._by_name)} cells: {', '.join(self._by_name)}; selected {self.current!r})"

@@ -67,6 +67,7 @@ from bmtool_lab.sim.synapse_jobs import (
     synapse_run_job,
 )
 from bmtool_lab.tuning._events import Listeners
+from bmtool_lab.tuning.kinds import ShowsDashboard
 
 __all__ = ["ParamSpec", "SynapseProtocol", "SynapseResult", "TrainResult", "PoissonResult", "SynapseTuner",
            "TunerError"]
@@ -318,7 +319,7 @@ def _numeric(params: dict[str, Any]) -> dict[str, float]:
 
 
 # --- the tuner --------------------------------------------------------------------------------
-class SynapseTuner:
+class SynapseTuner(ShowsDashboard):
     """Tune the synapses of a BMTK network (or one synapse on a hoc cell), headless or live.
 
     Parameters
@@ -1177,19 +1178,7 @@ class SynapseTuner:
             if moved and ct.dynamics_path is not None:
                 st.file_params, st.mtime_ns = load_dynamics_with_mtime(ct.dynamics_path)
 
-    # --- dashboard ------------------------------------------------------------------------
-    @property
-    def widget(self) -> Any:
-        """The dashboard (ipywidgets), built on first use."""
-        if self._widget is None:
-            from bmtool_lab.widgets.synapse import SynapseDashboard
-
-            self._widget = SynapseDashboard(self)
-        return getattr(self._widget, "box", self._widget)
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
+    # the dashboard (``.widget``, display in a cell): ShowsDashboard, built by bmtool_lab.widgets.registry
     def __repr__(self) -> str:
         n = len(self.connections)
         what = f"{n} connections" if self.config is not None else "no BMTK network"

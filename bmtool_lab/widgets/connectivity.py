@@ -308,7 +308,7 @@ class ConnectivityDashboard(w.VBox):
 
     def _open_tuner_in_sidebar(self, connection: ConnectionType) -> Any:
         """Default "Open synapse tuner": this config's tuner on that connection, in the right sidebar."""
-        from ..lab import open_dashboard
+        from .panel import open_dashboard  # the panel's module imports this one's host
 
         config = getattr(getattr(self.explorer, "config", None), "path", None)
         if config is None:

@@ -14,6 +14,8 @@ import ipywidgets as widgets
 import traitlets
 
 from .._version import __version__
+from ..tuning.session import code_for
+from .registry import dashboard_view
 
 MODULE_NAME = "bmtool-lab"
 MODULE_VERSION = __version__
@@ -44,8 +46,6 @@ class SidebarHost(widgets.DOMWidget):
     def _on_front_end_msg(self, _widget: Any, content: dict, _buffers: list) -> None:
         # "Copy as code": the front end asks, the kernel answers with the controller's current state.
         if content.get("event") == "copy_code":
-            from ..lab import code_for
-
             controller = _CONTROLLERS.get(self.host_id)
             try:
                 code = code_for(controller) if controller is not None else ""
@@ -58,9 +58,7 @@ def _as_widget(dashboard: Any) -> widgets.Widget:
     """A controller's dashboard widget (``.widget`` / ``.dashboard()``), or the widget itself."""
     if isinstance(dashboard, widgets.Widget):
         return dashboard
-    from .registry import dashboard_widget
-
-    registered = dashboard_widget(dashboard)
+    registered = dashboard_view(dashboard)
     if registered is not None:
         return registered
     for attr in ("widget", "dashboard"):

@@ -29,8 +29,7 @@ from bmtool_lab.tuning.optimizer import (
     _parse_protocol,
 )
 
-from ._format import fmt_number
-from .synapse import METRIC_HELP, shown_unit
+from ._format import METRIC_HELP, fmt_number, shown_unit
 from .trace import TracePanel
 
 _STP_PARAMS = ("Use", "U", "Dep", "Fac")
@@ -140,6 +139,11 @@ def _protocol_words(kind: str, overrides: dict[str, Any], base: Any) -> str:
         return f"a single event under {clamp_words}"
     return (f"a train of {get('n_train')} pulses at {get('freq_hz'):g} Hz, {get('n_rec')} recovery pulses "
             f"{get('delay_ms'):g} ms later, under {clamp_words}")
+
+
+def fit_panel(optimizer: SynapseOptimizer) -> FitPanel:
+    """The Fit panel an optimizer shows (its dashboard kind's factory, bmtool_lab.tuning.kinds)."""
+    return FitPanel(optimizer.tuner, optimizer=optimizer)
 
 
 class FitPanel:

@@ -220,6 +220,7 @@ class ProfilerDashboard:
         self._knobs: dict[tuple[str, str], _Knob] = {}
         self._knob_cell: str | None = None
         self._build()
+        prof.add_listener(self._on_controller)
         self.request()
 
     # --- layout -------------------------------------------------------------------------------
@@ -374,6 +375,15 @@ class ProfilerDashboard:
         self.worker.close()
 
     # --- events from the controller ------------------------------------------------------------
+    def _on_controller(self, event: str, payload: Any) -> None:
+        if event == "selected":
+            self.on_cell_selected(payload)
+        elif event == "params":
+            self.on_params_changed(payload)
+        elif event == "closed":
+            self.prof.remove_listener(self._on_controller)
+            self.close()
+
     def on_cell_selected(self, name: str) -> None:
         if self.cell.value != name:
             self.cell.value = name  # the observer re-runs

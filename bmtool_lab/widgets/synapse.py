@@ -16,7 +16,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
-from ._format import fmt_number
+from ._format import METRIC_HELP, fmt_number, shown_unit
 from .problems import problems_box
 from .trace import TracePanel
 
@@ -46,25 +46,8 @@ METRIC_ROWS = [
 ]
 
 
-#: Currents are shown in pA everywhere (plot, metrics table, optimizer); the tuner measures nA.
-_SHOWN_UNITS = {"nA": ("pA", 1e3)}
 #: How long "Saved N changes" stays before the save state line alone says what is unsaved (s).
 SAVED_NOTE_S = 5.0
-#: What each STP index means (docs/metrics.md §2): tooltips and the metrics help below the table.
-METRIC_HELP = {
-    "simple_ppr": "simple PPR = A₂/A₁, the 2nd response over the 1st: > 1 facilitation, < 1 depression",
-    "ppr": "PPR = (A₂ − A₁)/N (bmtool's definition), N = the normaliser (by default the 90th percentile of "
-           "the train's amplitudes): > 0 facilitation, < 0 depression",
-    "induction": "induction = (mean(A₆..A₈) − A₁)/N: how the late train compares with the 1st response",
-    "recovery": "recovery = (mean(A₉..A₁₂) − mean(A₁..A₄))/N: the recovery pulses against the train's start",
-}
-
-
-def shown_unit(unit: str) -> tuple[str, float]:
-    """The unit a value measured in ``unit`` is shown in, and the factor to it (nA -> pA)."""
-    return _SHOWN_UNITS.get(unit, (unit, 1.0))
-
-
 _fmt = fmt_number
 
 

@@ -176,3 +176,36 @@ def synapse_train(ctx, cvode=False, clamp=True, tau2=5.0, e_rev=0.0, checkpoint=
     elapsed = time.perf_counter() - t0
     return {"trace": trace, "times": np.asarray(times), "restored": restored, "elapsed_s": elapsed,
             "n_netcons": n_netcons}
+
+
+def fixed_step_paths(ctx, tstop=300.01, chunk_ms=None, zero_delay_cell_netcon=False):
+    """Two hh cells, a train through a source-less NetCon and cell 1 driving cell 2: the trace
+    and spikes of protocol.simulate (psolve + continuerun) and of stdrun's continuerun alone."""
+    from bmtool_lab.sim import protocol as P
+
+    h = ctx.h
+    cells = []
+    for _ in range(2):
+        s = h.Section()
+        s.L = s.diam = 20.0
+        s.insert("hh")
+        cells.append(s)
+    syn = h.ExpSyn(cells[0](0.5))
+    train = P.EventTrain(syn, [20.0 + 7.0 * k for k in range(30)], weight=0.02)
+    syn2 = h.ExpSyn(cells[1](0.5))
+    link = h.NetCon(cells[0](0.5)._ref_v, syn2, sec=cells[0])
+    link.threshold, link.weight[0], link.delay = -20.0, 0.05, 0.0 if zero_delay_cell_netcon else 1.0
+    spikes = h.Vector()
+    out_nc = h.NetCon(cells[1](0.5)._ref_v, None, sec=cells[1])
+    out_nc.record(spikes)
+    settings = P.SimSettings(tstop=tstop, dt=0.025, celsius=6.3, v_init=-65.0)
+    rec = P.Recorder().record_v("v1", cells[0](0.5)).record_v("v2", cells[1](0.5))
+    ours = P.simulate(settings, rec, ctx, chunk_ms)
+    ours_spikes = spikes.as_numpy().copy()
+    psolve_used = P._psolve["ok"]
+    P.initialize(settings)
+    h.continuerun(tstop)
+    plain = rec.trace()
+    del train, link, out_nc
+    return {"ours": ours, "plain": plain, "ours_spikes": ours_spikes, "plain_spikes": spikes.as_numpy().copy(),
+            "psolve_used": psolve_used}

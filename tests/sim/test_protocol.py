@@ -122,3 +122,15 @@ def test_repeated_profiles_do_not_leak_sections_or_slow_down(worker, cell_types)
     # no section survives a run, so later runs simulate exactly what the first did (the slowdown
     # bmtool shows comes from leaked cells; timing itself is measured in benchmarks/, not here)
     assert runs[-1]["before"] == runs[0]["before"]
+
+
+@pytest.mark.parametrize("tstop, chunk_ms, zero_delay", [(300.0, None, False), (300.01, 7.3, False),
+                                                         (250.0, None, True)])
+def test_fixed_step_runs_equal_stdrun_continuerun(worker, tstop, chunk_ms, zero_delay):
+    """Fixed-step runs go through ParallelContext.psolve (a C loop); the samples and spikes must be
+    those of stdrun's continuerun bit for bit: off-grid tstop, chunks, and a 0 ms cell-to-cell
+    NetCon between the cells."""
+    res = worker.call(simjobs.fixed_step_paths, tstop=tstop, chunk_ms=chunk_ms, zero_delay_cell_netcon=zero_delay)
+    assert same(res["ours"], res["plain"])
+    assert np.array_equal(res["ours_spikes"], res["plain_spikes"]) and res["plain_spikes"].size > 3
+    assert res["psolve_used"]  # the fast path ran (0 ms NetCons between cells of one process included)
