@@ -41,6 +41,7 @@ from bmtool_lab.sim.nest_jobs import (
     describe_nest_job,
     nest_synapse_run_job,
 )
+from bmtool_lab.tuning._own_dashboard import OwnDashboard
 from bmtool_lab.tuning.synapse import (
     ParamSpec,
     SynapseProtocol,
@@ -91,7 +92,7 @@ def point_cell_spec(cell: Any) -> PointCellSpec:
     return PointCellSpec(label=cell.key, template=template, params=frozen)
 
 
-class PointSynapseTuner(SynapseTuner):
+class PointSynapseTuner(OwnDashboard, SynapseTuner):
     """:class:`~bmtool_lab.tuning.synapse.SynapseTuner` for a PointNet model: the same API
     (select, params, set_params, undo/redo, run_single / run_train / run_poisson, submit,
     frequency_response, synaptic_table, preview_save, save, save_as), run on NEST.
@@ -100,6 +101,8 @@ class PointSynapseTuner(SynapseTuner):
     (V_m) by default; ``cvode``, ``celsius``, ``v_init``, ``placement`` and ``checkpoint`` do
     not apply to point neurons.
     """
+
+    _dashboard_factory = "bmtool_lab.widgets.pointnet_synapse:PointSynapseDashboard"
 
     title = "Synapse tuner (PointNet)"
     _run_job = staticmethod(nest_synapse_run_job)
@@ -114,7 +117,6 @@ class PointSynapseTuner(SynapseTuner):
             raise TunerError(f"PointSynapseTuner takes a config only; {', '.join(bad)} apply to BioNet cells")
         self._describe_cache: dict[Any, dict] = {}
         self._cell_values: dict[str, dict[str, float]] = {}  # cell type -> what-if values (not saved)
-        self._point_dashboard: Any = None
         super().__init__(config, connection=connection, executor=executor, worker=worker)
         self.protocol = replace(self.protocol, clamp="current", cvode=False, checkpoint=False).validated()
 
@@ -274,24 +276,6 @@ class PointSynapseTuner(SynapseTuner):
             spec = replace(spec, cell=replace(spec.cell, params=tuple(cell.items())))
         return {"spec": spec, "params": dict(st.params), "proto": self._run_protocol(st, p, kind, False),
                 "measure": measure_settings(p, self.convention)}
-
-    # --- dashboard ---------------------------------------------------------------------------
-    @property
-    def dashboard(self) -> Any:
-        """The :class:`~bmtool_lab.widgets.pointnet_synapse.PointSynapseDashboard` (built once)."""
-        if self._point_dashboard is None:
-            from bmtool_lab.widgets.pointnet_synapse import PointSynapseDashboard
-
-            self._point_dashboard = PointSynapseDashboard(self)
-        return self._point_dashboard
-
-    @property
-    def widget(self) -> Any:
-        """The dashboard's widget: the BioNet tuner's layout, NEST's parameters and units."""
-        return self.dashboard.box
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
 
     def __repr__(self) -> str:
         return f"PointSynapseTuner({len(self.connections)} connections, selected={self.name!r}, unsaved={self.unsaved})"
