@@ -13,6 +13,14 @@ Prints JSON:
   orbit_frame_ms  one orbit step to its pixels (the camera turned, every point and axis drawn), as
                   a drag does it: median / p95 / max over the frames
   orbit_js_ms     of that, the widget's JavaScript (the draw calls issued)
+                  (orbit_frame_ms is the full frame: what is drawn when a drag ends)
+  drag_frame_ms   one orbit step while dragging to its pixels: the moving preview (every k-th
+                  cell, at most preview_max = 1.5·10⁴, no axes; buffers made with the data, the
+                  frame only sets the camera and draws)
+  drag_js_ms      of that, the widget's JavaScript
+  drag_preview    k, cells in the preview, drag frames drawn as preview, the note shown
+  after_drag      SETTLE_MS after the last step: frames drawn (1, the full frame), whether the
+                  last frame was a preview ("0": the full network) and the note (empty)
   payload         per cell: bytes of the binary buffers the widget sends (float32 xyz, uint16
                   group, float32 axis) and of its JSON state (no per-cell JSON: the buffers
                   travel as binary websocket frames; the JSON is the traits and the widget's ES
@@ -51,7 +59,7 @@ function cells(n, axes) {
   }
   return [new DataView(p.buffer), new DataView(g.buffer), new DataView(a.buffer)];
 }
-window.bench = (n, axes, frames) => {
+window.bench = async (n, axes, frames) => {
   const el = document.getElementById("host");
   el.replaceChildren();
   handlers = {};
@@ -75,7 +83,26 @@ window.bench = (n, axes, frames) => {
     sync();
     orbit.push(performance.now() - t);
   }
-  return {first, firstCall, orbit, calls, points: Number(el.dataset.points), gl: el.dataset.gl,
+  // drag frames: the same orbit steps as a drag sends them (the moving preview), then the full
+  // frame SETTLE_MS after the last step
+  const drag = [], dragCalls = [];
+  let previewFrames = 0;
+  for (let k = 0; k < frames; k++) {
+    const t = performance.now();
+    for (const cb of handlers["msg:custom"] || []) cb({type: "orbit", dyaw: 0.02, dpitch: 0.005, moving: true});
+    dragCalls.push(performance.now() - t);
+    sync();
+    drag.push(performance.now() - t);
+    previewFrames += el.dataset.preview === "1";
+  }
+  const note = el.querySelector(".bmtl-network3d-note").textContent;
+  const before = Number(el.dataset.frames);
+  await new Promise((r) => setTimeout(r, 400));
+  const settled = {frames: Number(el.dataset.frames) - before, preview: el.dataset.preview,
+                   note: el.querySelector(".bmtl-network3d-note").textContent};
+  return {first, firstCall, orbit, calls, drag, dragCalls, previewFrames, note, settled,
+          every: Number(el.dataset.previewEvery), previewPoints: Number(el.dataset.previewPoints),
+          points: Number(el.dataset.points), gl: el.dataset.gl,
           renderer: (() => { const gl = el.querySelector("canvas").getContext("webgl");
             const ext = gl.getExtension("WEBGL_debug_renderer_info");
             return ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER); })()};
@@ -124,6 +151,11 @@ def main() -> dict:
                          "first_draw_js_ms": round(r["firstCall"], 1),
                          "orbit_frame_ms": {k: round(v, 1) for k, v in stats(r["orbit"]).items()},
                          "orbit_js_ms": {k: round(v, 1) for k, v in stats(r["calls"]).items()},
+                         "drag_frame_ms": {k: round(v, 1) for k, v in stats(r["drag"]).items()},
+                         "drag_js_ms": {k: round(v, 2) for k, v in stats(r["dragCalls"]).items()},
+                         "drag_preview": {"every": r["every"], "cells": r["previewPoints"],
+                                          "preview_frames": r["previewFrames"], "note": r["note"]},
+                         "after_drag": r["settled"],
                          "webgl": r["gl"], "renderer": r["renderer"]}
     result = {"benchmark": "network3d", "chromium": "--disable-gpu (SwiftShader software WebGL)", "views": runs,
               "payload": [payload(100_000), payload(1_000_000)]}

@@ -7,6 +7,7 @@ Cells without a position are not drawn and are listed in :attr:`NetworkView3D.wi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -20,12 +21,23 @@ from .trace import STATIC
 if TYPE_CHECKING:
     from ..tuning.connectivity import ConnectivityExplorer
 
-__all__ = ["Network3D", "NetworkView3D", "PALETTE"]
+__all__ = ["Network3D", "NetworkView3D", "PALETTE", "export_buttons"]
 
 # matplotlib's tab10 then tab20's light shades: distinct for up to 20 groups, then it repeats
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7",
            "#dbdb8d", "#9edae5"]
+
+
+def export_buttons(css: str, csv: tuple[str, str], png: tuple[str, str]) -> tuple[w.Button, w.Button]:
+    """The (CSV, PNG) export buttons of a network view: (label, tooltip) each, classes
+    ``{css}-export-csv`` / ``{css}-export-png``."""
+    out = []
+    for (label, tip), icon, kind in ((csv, "download", "csv"), (png, "image", "png")):
+        b = w.Button(description=label, icon=icon, layout=w.Layout(width="auto"), tooltip=tip)
+        b.add_class(f"{css}-export-{kind}")
+        out.append(b)
+    return out[0], out[1]
 
 
 class Network3D(anywidget.AnyWidget):
@@ -46,6 +58,9 @@ class Network3D(anywidget.AnyWidget):
     selected = traitlets.List(traitlets.Int()).tag(sync=True)
     point_size = traitlets.Float(4.0).tag(sync=True)
     height = traitlets.Int(420).tag(sync=True)
+    # while the camera moves only every k-th cell is drawn (k the smallest with cells / k <= this),
+    # without axes, and everything once it stops; 0 draws everything while moving
+    preview_max = traitlets.Int(15_000).tag(sync=True)
 
     def set_cells(self, xyz: np.ndarray, group_codes: np.ndarray, labels: list[str],
                   axes: np.ndarray | None = None) -> None:
@@ -78,9 +93,15 @@ class Network3D(anywidget.AnyWidget):
             flags[np.asarray(targets, bool)] |= 2
         self.highlight = flags.tobytes()
 
-    def orbit(self, dyaw_rad: float = 0.0, dpitch_rad: float = 0.0) -> None:
-        """Turn the camera (as a drag does), e.g. from a script or a test."""
-        self.send({"type": "orbit", "dyaw": dyaw_rad, "dpitch": dpitch_rad})
+    def preview_every(self) -> int:
+        """k of the moving preview: 1 in k cells are drawn while the camera moves (1: all)."""
+        n = len(self.positions) // 12
+        return -(-n // self.preview_max) if 0 < self.preview_max < n else 1
+
+    def orbit(self, dyaw_rad: float = 0.0, dpitch_rad: float = 0.0, moving: bool = False) -> None:
+        """Turn the camera, e.g. from a script or a test; ``moving`` draws the step as a drag
+        frame (the preview) and the full view once the steps stop, as a drag does."""
+        self.send({"type": "orbit", "dyaw": dyaw_rad, "dpitch": dpitch_rad, "moving": moving})
 
     def save_png(self, filename: str = "network3d.png") -> None:
         """Ask the browser to download the view as drawn (needs a displayed front end)."""
@@ -89,7 +110,8 @@ class Network3D(anywidget.AnyWidget):
 
 class NetworkView3D(w.VBox):
     """The 3D tab of the connectivity dashboard: colour-by picker, cell axes toggle, the canvas,
-    and a status line (cells drawn, cells without positions, the box selection)."""
+    a status line (cells drawn, cells without positions, the box selection) and the export of the
+    positions (CSV: every cell, rotations included) and of the view as drawn (PNG)."""
 
     def __init__(self, explorer: ConnectivityExplorer, *, group_by: str | None = "pop_name",
                  populations: Any = None, axes: bool = True) -> None:
@@ -104,14 +126,24 @@ class NetworkView3D(w.VBox):
         self.canvas = Network3D(layout=w.Layout(width="100%"))
         self.status = w.HTML(layout=w.Layout(width="auto"))  # 100% plus the widget's 2 px margins overflows
         self.status.add_class("bmtl-network3d-status")
+        self.export_csv, self.export_png = export_buttons(
+            "bmtl-network3d",
+            ("Positions CSV", "Write node_id, population, group, x, y, z (µm), rotation angles (rad) and cell axis "
+                              "of every cell to a CSV file"),
+            ("3D PNG", "Saves the 3D view as drawn in the browser"))
+        self.export_csv.on_click(lambda _: self._say(f"wrote {self.to_csv()}"))
+        self.export_png.on_click(lambda _: self._on_png())
         self.cells: pd.DataFrame = pd.DataFrame()
         self.without_positions: dict[str, int] = {}
         super().__init__([w.HBox([self.color_by, self.show_axes], layout=w.Layout(flex_flow="row wrap")),
-                          self.canvas, self.status], layout=w.Layout(width="100%", min_width="0"))
+                          self.canvas, self.status,
+                          w.HBox([self.export_csv, self.export_png], layout=w.Layout(flex_flow="row wrap"))],
+                         layout=w.Layout(width="100%", min_width="0"))
         self.add_class("bmtl-network3d-view")
         self.color_by.observe(lambda _: self.refresh(), "value")
         self.show_axes.observe(lambda _: self.refresh(), "value")
         self.canvas.observe(self._on_selected, "selected")
+        self.canvas.observe(lambda _: self._say(), "preview_max")
         self.refresh()
 
     def refresh(self) -> None:
@@ -126,12 +158,34 @@ class NetworkView3D(w.VBox):
         self.canvas.set_cells(cells[["x", "y", "z"]].to_numpy(), codes, list(labels), axes)
         self._say()
 
+    def default_csv(self) -> Path:
+        config = getattr(getattr(self.explorer, "config", None), "path", None)
+        return (Path(config).parent if config else Path(".")) / "network_positions.csv"
+
+    def to_csv(self, path: str | Path | None = None) -> Path:
+        """Every cell of the view's populations (those without a position with empty x/y/z):
+        conn.positions() joined with conn.rotations(), as ``bmtool-lab positions --csv`` writes."""
+        path = Path(path or self.default_csv()).expanduser()
+        pos = self.explorer.positions(group_by=self.color_by.value, populations=self._populations)
+        rot = self.explorer.rotations(populations=self._populations)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pos.merge(rot, on=["node_id", "population"], how="left").to_csv(path, index=False)
+        return path
+
+    def _on_png(self) -> None:
+        name = "network3d.png"
+        self.canvas.save_png(name)
+        self._say(f"asked the browser to save {name}")
+
     def _say(self, extra: str = "") -> None:
         missing = ", ".join(f"{p} ({n})" for p, n in self.without_positions.items())
         text = f"{len(self.cells):,} cells drawn (positions in µm)"
         if missing:
             text += f"; without positions, not drawn: {missing}"
-        text += ". Drag: orbit · right/ctrl-drag: pan · wheel: zoom · shift-drag: select cells"
+        text += ". Drag: orbit · right/ctrl-drag: pan · wheel: zoom · shift-drag: box-select cells"
+        k = self.canvas.preview_every()
+        if k > 1:
+            text += f" · while moving, 1 in {k} cells is drawn (no axes), all of them when it stops"
         self.status.value = text + (f"<br>{extra}" if extra else "")
 
     def highlight_pair(self, source_group: Any, target_group: Any, group_by: str | None = None) -> int:

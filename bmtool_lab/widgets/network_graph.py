@@ -19,7 +19,7 @@ import pandas as pd
 import traitlets
 
 from ._format import fmt_number
-from .network3d import PALETTE
+from .network3d import PALETTE, export_buttons
 from .trace import STATIC
 
 __all__ = ["NetworkGraph", "NetworkGraphView", "graph_data", "MAX_EDGE_WIDTH"]
@@ -86,12 +86,9 @@ class NetworkGraphView(w.VBox):
         self.canvas = NetworkGraph(layout=w.Layout(width="100%"))
         self.status = w.HTML(layout=w.Layout(width="auto"))
         self.status.add_class("bmtl-graph-status")
-        self.export_csv = w.Button(description="Graph CSV", icon="download", layout=w.Layout(width="auto"),
-                                   tooltip="Write the graph's edges (conn.graph(...)) to a CSV file")
-        self.export_csv.add_class("bmtl-graph-export-csv")
-        self.export_png = w.Button(description="Graph PNG", icon="image", layout=w.Layout(width="auto"),
-                                   tooltip="Saves the graph as drawn in the browser")
-        self.export_png.add_class("bmtl-graph-export-png")
+        self.export_csv, self.export_png = export_buttons(
+            "bmtl-graph", ("Graph CSV", "Write the graph's edges (conn.graph(...)) to a CSV file"),
+            ("Graph PNG", "Saves the graph as drawn in the browser"))
         self.export_csv.on_click(lambda _: self._say(f"wrote {self.to_csv()}"))
         self.export_png.on_click(lambda _: self._on_png())
         super().__init__([self.canvas, self.status,

@@ -8,8 +8,14 @@
 //   highlight  Bytes uint8 per cell: 0 none, 1 source, 2 target, 3 both (empty: none)
 //   selected   list of cell indices (set here by a shift-drag box; synced to the kernel)
 //   point_size float px, height int px
-// Test hooks on el.dataset: points (cells drawn), hiddenPoints, frames (draws), frameMs (last draw, ms),
-//   highlighted (cells highlighted), selected (count), gl ("webgl" or "none").
+//   preview_max int: while the camera moves (drag, wheel) only every k-th cell is drawn, k the
+//     smallest with n / k <= preview_max, axes hidden; the whole network is drawn again once the
+//     movement ends (SETTLE_MS after the last event). 0: always draw everything.
+// Per frame only the camera uniform changes: buffers are uploaded when data change, never while
+// moving, and the frame allocates nothing (matrices, attribute and uniform locations are kept).
+// Test hooks on el.dataset: points (cells drawn), hiddenPoints, frames (draws), frameMs (last draw's
+//   JavaScript, ms), preview ("1" if the last frame was a moving preview), previewEvery (k),
+//   previewPoints (cells in the preview), highlighted (cells highlighted), selected (count), gl ("webgl" or "none").
 import "./network3d.css";
 import { floats } from "./_floats.js";
 
@@ -34,6 +40,7 @@ const FRAG_LINES = `
 precision mediump float; varying vec3 v_col; varying float v_show;
 void main() { if (v_show < 0.5) discard; gl_FragColor = vec4(v_col * 0.7, 1.0); }`;
 
+const SETTLE_MS = 150;  // full redraw this long after the last drag/wheel event
 const HIGHLIGHT = [null, [0.85, 0.1, 0.1], [0.1, 0.35, 0.95], [0.6, 0.1, 0.7]];
 const DIM = [0.82, 0.82, 0.82];
 
@@ -56,9 +63,8 @@ function compile(gl, vsrc, fsrc) {
   return prog;
 }
 
-// column-major 4×4 helpers
-function mul(a, b) {
-  const o = new Float32Array(16);
+// column-major 4×4 helpers, writing into `o` (no allocation per frame)
+function mulInto(o, a, b) {
   for (let c = 0; c < 4; c++) for (let r = 0; r < 4; r++) {
     let s = 0;
     for (let k = 0; k < 4; k++) s += a[k * 4 + r] * b[c * 4 + k];
@@ -66,19 +72,25 @@ function mul(a, b) {
   }
   return o;
 }
-function perspective(fovy, aspect, near, far) {
+function perspectiveInto(o, fovy, aspect, near, far) {
   const f = 1 / Math.tan(fovy / 2);
-  const o = new Float32Array(16);
+  o.fill(0);
   o[0] = f / aspect; o[5] = f; o[10] = (far + near) / (near - far); o[11] = -1; o[14] = (2 * far * near) / (near - far);
   return o;
 }
-function view(yaw, pitch, dist, target) {
-  // camera orbits `target` at `dist`; rotation yaw about y, then pitch about x
+function viewInto(o, yaw, pitch, dist, target) {
+  // camera orbits `target` at `dist`; rotation yaw about y, then pitch about x, then back by dist:
+  // back · r · translate(-target), written out
   const cy = Math.cos(yaw), sy = Math.sin(yaw), cp = Math.cos(pitch), sp = Math.sin(pitch);
-  const r = new Float32Array([cy, sy * sp, -sy * cp, 0, 0, cp, sp, 0, sy, -cy * sp, cy * cp, 0, 0, 0, 0, 1]);
-  const t = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, -target[0], -target[1], -target[2], 1]);
-  const back = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, -dist, 1]);
-  return mul(back, mul(r, t));
+  o[0] = cy; o[1] = sy * sp; o[2] = -sy * cp; o[3] = 0;
+  o[4] = 0; o[5] = cp; o[6] = sp; o[7] = 0;
+  o[8] = sy; o[9] = -cy * sp; o[10] = cy * cp; o[11] = 0;
+  const [tx, ty, tz] = target;
+  o[12] = -(o[0] * tx + o[4] * ty + o[8] * tz);
+  o[13] = -(o[1] * tx + o[5] * ty + o[9] * tz);
+  o[14] = -(o[2] * tx + o[6] * ty + o[10] * tz) - dist;
+  o[15] = 1;
+  return o;
 }
 
 function render({ model, el }) {
@@ -88,9 +100,11 @@ function render({ model, el }) {
   legend.className = "bmtl-network3d-legend";
   const box = document.createElement("div");
   box.className = "bmtl-network3d-box";
+  const note = document.createElement("div");
+  note.className = "bmtl-network3d-note";
   const host = document.createElement("div");
   host.className = "bmtl-network3d-host";
-  host.append(canvas, box);
+  host.append(canvas, box, note);
   el.append(host, legend);
   const gl = canvas.getContext("webgl", { preserveDrawingBuffer: true, antialias: false });
   el.dataset.gl = gl ? "webgl" : "none";
@@ -98,18 +112,35 @@ function render({ model, el }) {
     legend.textContent = "WebGL is not available in this browser: the 3D view cannot draw.";
     return;
   }
-  const points = compile(gl, VERT, FRAG_POINTS);
-  const lines = compile(gl, VERT, FRAG_LINES);
+  // programs with their attribute and uniform locations, looked up once
+  const program = (fsrc) => {
+    const prog = compile(gl, VERT, fsrc);
+    return { prog, a_pos: gl.getAttribLocation(prog, "a_pos"), a_col: gl.getAttribLocation(prog, "a_col"),
+      a_show: gl.getAttribLocation(prog, "a_show"), u_mvp: gl.getUniformLocation(prog, "u_mvp"),
+      u_size: gl.getUniformLocation(prog, "u_size") };
+  };
+  const points = program(FRAG_POINTS);
+  const lines = program(FRAG_LINES);
   const buf = { pos: gl.createBuffer(), col: gl.createBuffer(), show: gl.createBuffer(),
-    lpos: gl.createBuffer(), lcol: gl.createBuffer(), lshow: gl.createBuffer() };
+    lpos: gl.createBuffer(), lcol: gl.createBuffer(), lshow: gl.createBuffer(),
+    ppos: gl.createBuffer(), pcol: gl.createBuffer(), pshow: gl.createBuffer() };
   let n = 0;
   let nLines = 0;
+  let every = 1;  // the moving preview draws cells 0, every, 2·every, …
+  let nPreview = 0;
   let pos = new Float32Array(0);
   let centre = [0, 0, 0];
   let radius = 1;
   const cam = { yaw: 0.6, pitch: 0.35, dist: 3, pan: [0, 0, 0] };
   let frames = 0;
-  let mvp = null;
+  const mvp = new Float32Array(16);
+  const projM = new Float32Array(16);
+  const viewM = new Float32Array(16);
+  const target = [0, 0, 0];
+  let cssW = 480;
+  let moving = false;
+  let settleTimer = 0;
+  let rafPending = 0;
 
   const groupsOf = () => {
     const g = model.get("groups");
@@ -118,9 +149,21 @@ function render({ model, el }) {
     return new Uint16Array(g.buffer.slice(g.byteOffset, g.byteOffset + len * 2)); // aligned copy
   };
 
+  // every k-th element of a flat array of `size`-vectors: the stable preview subsample
+  const strided = (src, size) => {
+    const out = new Float32Array(nPreview * size);
+    for (let j = 0; j < nPreview; j++) for (let a = 0; a < size; a++) out[j * size + a] = src[j * every * size + a];
+    return out;
+  };
+
   const upload = () => {
     pos = floats(model.get("positions"));
     n = Math.floor(pos.length / 3);
+    const pmax = model.get("preview_max") ?? 15000;
+    every = pmax > 0 && n > pmax ? Math.ceil(n / pmax) : 1;
+    nPreview = every > 1 ? Math.ceil(n / every) : 0;
+    el.dataset.previewEvery = String(every);
+    el.dataset.previewPoints = String(nPreview);
     let lo = [Infinity, Infinity, Infinity];
     let hi = [-Infinity, -Infinity, -Infinity];
     for (let i = 0; i < n * 3; i++) {
@@ -135,6 +178,8 @@ function render({ model, el }) {
     cam.pan = [0, 0, 0];
     gl.bindBuffer(gl.ARRAY_BUFFER, buf.pos);
     gl.bufferData(gl.ARRAY_BUFFER, pos, gl.STATIC_DRAW);
+    gl.bindBuffer(gl.ARRAY_BUFFER, buf.ppos);
+    gl.bufferData(gl.ARRAY_BUFFER, strided(pos, 3), gl.STATIC_DRAW);
     const axes = floats(model.get("axes"));
     const len = model.get("axis_length_um") || radius * 0.05;
     nLines = axes.length >= n * 3 ? n : 0;
@@ -169,7 +214,7 @@ function render({ model, el }) {
       shown += show[i];
       if (h) highlighted += 1;
     }
-    for (const [b, data] of [[buf.col, col], [buf.show, show]]) {
+    for (const [b, data] of [[buf.col, col], [buf.show, show], [buf.pcol, strided(col, 3)], [buf.pshow, strided(show, 1)]]) {
       gl.bindBuffer(gl.ARRAY_BUFFER, b);
       gl.bufferData(gl.ARRAY_BUFFER, data, gl.DYNAMIC_DRAW);
     }
@@ -212,47 +257,89 @@ function render({ model, el }) {
     });
   };
 
-  const draw = () => {
-    const t0 = performance.now();
-    const width = Math.max(120, Math.floor(host.getBoundingClientRect().width || 480));  // the sidebar is ~190 px inside
+  const resize = () => {
+    cssW = Math.max(120, Math.floor(host.getBoundingClientRect().width || 480));  // the sidebar is ~190 px inside
     const height = Math.max(160, model.get("height") || 420);
     const dpr = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
-      canvas.width = Math.round(width * dpr);
+    if (canvas.width !== Math.round(cssW * dpr) || canvas.height !== Math.round(height * dpr)) {
+      canvas.width = Math.round(cssW * dpr);
       canvas.height = Math.round(height * dpr);
-      canvas.style.width = `${width}px`;
+      canvas.style.width = `${cssW}px`;
       canvas.style.height = `${height}px`;
     }
+  };
+
+  const bind = (p, bp, bc, bs) => {
+    gl.useProgram(p.prog);
+    gl.bindBuffer(gl.ARRAY_BUFFER, bp);
+    gl.enableVertexAttribArray(p.a_pos);
+    gl.vertexAttribPointer(p.a_pos, 3, gl.FLOAT, false, 0, 0);
+    gl.bindBuffer(gl.ARRAY_BUFFER, bc);
+    gl.enableVertexAttribArray(p.a_col);
+    gl.vertexAttribPointer(p.a_col, 3, gl.FLOAT, false, 0, 0);
+    gl.bindBuffer(gl.ARRAY_BUFFER, bs);
+    gl.enableVertexAttribArray(p.a_show);
+    gl.vertexAttribPointer(p.a_show, 1, gl.FLOAT, false, 0, 0);
+    gl.uniformMatrix4fv(p.u_mvp, false, mvp);
+    gl.uniform1f(p.u_size, (model.get("point_size") || 4) * (window.devicePixelRatio || 1));
+  };
+
+  // one frame: the whole network, or (preview) every k-th cell without axes. Only the camera
+  // matrix is computed here; the buffers are the ones uploaded with the data.
+  const frame = (preview) => {
+    const t0 = performance.now();
+    const sub = preview && every > 1;
     gl.viewport(0, 0, canvas.width, canvas.height);
     gl.clearColor(1, 1, 1, 1);
     gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
     gl.enable(gl.DEPTH_TEST);
-    const target = centre.map((c, a) => c + cam.pan[a]);
-    mvp = mul(perspective(0.8, width / height, radius * 0.01, cam.dist + radius * 4),
-      view(cam.yaw, cam.pitch, cam.dist, target));
-    const bind = (prog, p, c, s) => {
-      gl.useProgram(prog);
-      for (const [name, b, size] of [["a_pos", p, 3], ["a_col", c, 3], ["a_show", s, 1]]) {
-        const loc = gl.getAttribLocation(prog, name);
-        gl.bindBuffer(gl.ARRAY_BUFFER, b);
-        gl.enableVertexAttribArray(loc);
-        gl.vertexAttribPointer(loc, size, gl.FLOAT, false, 0, 0);
+    target[0] = centre[0] + cam.pan[0]; target[1] = centre[1] + cam.pan[1]; target[2] = centre[2] + cam.pan[2];
+    mulInto(mvp, perspectiveInto(projM, 0.8, canvas.width / canvas.height, radius * 0.01, cam.dist + radius * 4),
+      viewInto(viewM, cam.yaw, cam.pitch, cam.dist, target));
+    if (sub) {
+      bind(points, buf.ppos, buf.pcol, buf.pshow);
+      gl.drawArrays(gl.POINTS, 0, nPreview);
+    } else {
+      if (nLines) {
+        bind(lines, buf.lpos, buf.lcol, buf.lshow);
+        gl.drawArrays(gl.LINES, 0, nLines * 2);
       }
-      gl.uniformMatrix4fv(gl.getUniformLocation(prog, "u_mvp"), false, mvp);
-      gl.uniform1f(gl.getUniformLocation(prog, "u_size"), (model.get("point_size") || 4) * dpr);
-    };
-    if (nLines) {
-      bind(lines, buf.lpos, buf.lcol, buf.lshow);
-      gl.drawArrays(gl.LINES, 0, nLines * 2);
+      if (n) {
+        bind(points, buf.pos, buf.col, buf.show);
+        gl.drawArrays(gl.POINTS, 0, n);
+      }
     }
-    if (n) {
-      bind(points, buf.pos, buf.col, buf.show);
-      gl.drawArrays(gl.POINTS, 0, n);
+    if (sub !== (note.dataset.on === "1")) {
+      note.dataset.on = sub ? "1" : "0";
+      note.textContent = sub ? `preview: 1 in ${every} cells while moving` : "";
+      note.style.display = sub ? "block" : "none";
     }
-    gl.finish();
     frames += 1;
     el.dataset.frames = String(frames);
+    el.dataset.preview = sub ? "1" : "0";
     el.dataset.frameMs = (performance.now() - t0).toFixed(2);
+  };
+
+  // a full frame now (data or size changed, or the movement ended)
+  const draw = () => {
+    resize();
+    frame(moving);
+  };
+
+  // the camera moved: one preview frame per display frame, the full frame SETTLE_MS after the
+  // last movement (a pointer still held keeps the preview)
+  const settle = () => {
+    clearTimeout(settleTimer);
+    settleTimer = setTimeout(() => {
+      if (drag) return;
+      moving = false;
+      frame(false);
+    }, SETTLE_MS);
+  };
+  const moved = () => {
+    moving = true;
+    if (!rafPending) rafPending = requestAnimationFrame(() => { rafPending = 0; frame(moving); });
+    settle();
   };
 
   // screen position (CSS px) of cell i, or null behind the camera
@@ -282,14 +369,14 @@ function render({ model, el }) {
     if (drag.mode === "orbit") {
       cam.yaw += dx * 0.01;
       cam.pitch = Math.max(-1.55, Math.min(1.55, cam.pitch + dy * 0.01));
-      draw();
+      moved();
     } else if (drag.mode === "pan") {
       const s = cam.dist / 600;
       const cy = Math.cos(cam.yaw), sy = Math.sin(cam.yaw);
       cam.pan[0] -= dx * s * cy;
       cam.pan[2] -= dx * s * sy;
       cam.pan[1] += dy * s;
-      draw();
+      moved();
     } else {
       const r = canvas.getBoundingClientRect();
       const x1 = ev.clientX - r.left, y1 = ev.clientY - r.top;
@@ -299,7 +386,7 @@ function render({ model, el }) {
       drag.y1 = y1;
     }
   });
-  canvas.addEventListener("pointerup", () => {
+  const release = () => {
     if (drag && drag.mode === "box" && drag.x1 !== undefined) {
       const [xa, xb] = [Math.min(drag.x0, drag.x1), Math.max(drag.x0, drag.x1)];
       const [ya, yb] = [Math.min(drag.y0, drag.y1), Math.max(drag.y0, drag.y1)];
@@ -317,23 +404,35 @@ function render({ model, el }) {
       el.dataset.selected = String(picked.length);
     }
     box.style.display = "none";
+    const wasMoving = drag && drag.mode !== "box" && moving;
     drag = null;
-  });
+    if (wasMoving) settle();
+  };
+  canvas.addEventListener("pointerup", release);
+  canvas.addEventListener("pointercancel", release);
   canvas.addEventListener("wheel", (ev) => {
     ev.preventDefault();
     cam.dist = Math.max(radius * 0.05, Math.min(radius * 20, cam.dist * Math.exp(ev.deltaY * 0.001)));
-    draw();
+    moved();
   }, { passive: false });
 
   model.on("change:positions", upload);
   model.on("change:axes", upload);
   model.on("change:axis_length_um", upload);
+  model.on("change:preview_max", upload);
   for (const k of ["groups", "group_colors", "group_labels", "hidden", "highlight"]) model.on(`change:${k}`, recolour);
   model.on("change:point_size", draw);
   model.on("change:height", draw);
   model.on("msg:custom", (msg) => {
-    if (msg?.type === "orbit") { cam.yaw += msg.dyaw ?? 0; cam.pitch += msg.dpitch ?? 0; draw(); }
+    if (msg?.type === "orbit") {
+      // a camera step from the kernel (or a benchmark): moving=true draws it as a drag frame now
+      // and the full frame once the steps stop, as a drag does
+      cam.yaw += msg.dyaw ?? 0;
+      cam.pitch += msg.dpitch ?? 0;
+      if (msg.moving) { moving = true; frame(true); settle(); } else draw();
+    }
     if (msg?.type === "save_png") {
+      moving = false;
       draw();
       const a = document.createElement("a");
       a.href = canvas.toDataURL("image/png");
@@ -344,7 +443,7 @@ function render({ model, el }) {
   const ro = new ResizeObserver(() => draw());
   ro.observe(host);
   upload();
-  return () => ro.disconnect();
+  return () => { ro.disconnect(); clearTimeout(settleTimer); cancelAnimationFrame(rafPending); };
 }
 
 export default { render };

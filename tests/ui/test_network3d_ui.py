@@ -1,6 +1,8 @@
 """The connectivity dashboard's 3D view in a real JupyterLab: the cells are drawn in their group
 colours (pixels read back from the WebGL canvas), a drag orbits, and a click on a matrix cell
-paints its source cells red and its target cells blue."""
+paints its source cells red and its target cells blue. A second view, with the moving preview at
+1 in 4 cells, shows the preview and its note while the mouse is held and every cell once it is
+let go."""
 
 from __future__ import annotations
 
@@ -32,6 +34,10 @@ COUNT_COLOURS = """(el, colours) => {
   }
   return {counts, nonWhite};
 }"""
+
+# the same dashboard with its 3D view opened from the kernel and the moving preview at 5 cells
+# (the example's 20: 1 in 4 drawn while moving; 1.5·10⁴ by default, where 10⁵ cells need it)
+CELLS_PREVIEW = [CELLS[0].removesuffix("dash") + "view = dash.open_3d()\nview.canvas.preview_max = 5\ndash"]
 
 BLUE_TAB10, ORANGE_TAB10 = [31, 119, 180], [255, 127, 14]
 RED_SRC, BLUE_TGT = [217, 26, 26], [26, 89, 242]
@@ -76,3 +82,47 @@ def test_3d_view_draws_cells_orbits_and_highlights_a_matrix_cell(page, lab_serve
     assert lit["counts"][0] > 30 and lit["counts"][1] > 10, lit
     assert "highlighted: Exc (sources, red) → PV (targets, blue)" in page.inner_text(f"{CONN} .bmtl-network3d-status")
     screenshot(page, "network-3d-highlight")
+
+
+def test_3d_view_draws_a_preview_while_moving_and_every_cell_after(page, lab_server) -> None:
+    open_notebook(page, lab_server, write_notebook(lab_server.root, "network3d_preview.ipynb", CELLS_PREVIEW))
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    run_all_cells(page)
+    page.wait_for_function(f"() => Number(document.querySelector('{VIEW}')?.dataset.points) > 0", timeout=120_000)
+    page.wait_for_function(f"() => document.querySelector('{VIEW}').dataset.previewEvery === '4'", timeout=30_000)
+    status = page.inner_text(f"{CONN} .bmtl-network3d-status")
+    assert "while moving, 1 in 4 cells is drawn" in status, status
+    note = page.locator(f"{VIEW} .bmtl-network3d-note")
+    assert not note.is_visible()
+    full = page.eval_on_selector(VIEW, COUNT_COLOURS, [BLUE_TAB10])["nonWhite"]
+    assert full > 100
+
+    page.locator(f"{VIEW} canvas").scroll_into_view_if_needed()
+    box = page.locator(f"{VIEW} canvas").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 60, cy + 10, steps=6)
+    # held: the preview (5 of the 20 cells, no axes) and its note
+    page.wait_for_function(f"() => document.querySelector('{VIEW}').dataset.preview === '1'", timeout=10_000)
+    assert note.is_visible() and note.inner_text() == "preview: 1 in 4 cells while moving"
+    moving = page.eval_on_selector(VIEW, COUNT_COLOURS, [BLUE_TAB10])["nonWhite"]
+    assert 0 < moving < full / 2, (moving, full)
+    page.wait_for_timeout(400)  # a pause with the button held keeps the preview
+    assert page.eval_on_selector(VIEW, "el => el.dataset.preview") == "1" and note.is_visible()
+    page.mouse.up()
+    # let go: every cell again, the note gone
+    page.wait_for_function(f"() => document.querySelector('{VIEW}').dataset.preview === '0'", timeout=10_000)
+    assert not note.is_visible()
+    after = page.eval_on_selector(VIEW, COUNT_COLOURS, [BLUE_TAB10])["nonWhite"]
+    assert after > 2 * moving, (after, moving)
+
+    # the wheel zooms with the preview too, and settles to the full frame
+    page.mouse.move(cx, cy)
+    page.mouse.wheel(0, -200)
+    page.wait_for_function(f"() => document.querySelector('{VIEW}').dataset.preview === '1'", timeout=10_000)
+    page.wait_for_function(f"() => document.querySelector('{VIEW}').dataset.preview === '0'", timeout=10_000)
+    assert page.eval_on_selector(VIEW, COUNT_COLOURS, [BLUE_TAB10])["nonWhite"] > 100
+    screenshot(page, "network-3d-after-preview")
+    assert not errors, errors

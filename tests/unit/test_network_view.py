@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 from sonata_factory import (
     Edges,
@@ -181,6 +182,10 @@ def test_3d_view_sends_binary_cells_and_highlights_a_matrix_cell(layered):
     canvas.selected = [0, 1, 35]  # a box selection in the browser
     sel = view.selected_nodes()
     assert list(sel.node_id) == [0, 1, 35] and list(sel.group) == ["Pyr", "Pyr", "PV"]
+    # 46 cells drawn: all of them while moving by default; with preview_max 10, 1 in 5 and the status says so
+    assert canvas.preview_every() == 1 and "while moving" not in view.status.value
+    canvas.preview_max = 10
+    assert canvas.preview_every() == 5 and "while moving, 1 in 5 cells is drawn" in view.status.value
 
 
 def test_cli_positions_writes_csv_and_png(layered, tmp_path, capsys):
@@ -200,3 +205,27 @@ def test_cli_positions_writes_csv_and_png(layered, tmp_path, capsys):
     assert {"axis_x", "rotation_angle_zaxis", "rotation_given"} <= set(df.columns)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert main(["positions", str(conn.config.path), "--group-by", "no_such_attr"]) == 2
+
+
+def test_3d_view_exports_positions_csv_and_png(layered, tmp_path):
+    from bmtool_lab.widgets.network3d import NetworkView3D
+
+    conn, h5 = layered
+    view = NetworkView3D(conn)
+    out = view.to_csv(tmp_path / "cells.csv")
+    back = pd.read_csv(out)
+    with h5py.File(h5) as f:
+        cortex = f["nodes/cortex/0/positions"][()]
+        az = f["nodes/cortex/0/rotation_angle_zaxis"][()]
+    c = back[back.population == "cortex"]
+    np.testing.assert_allclose(c[["x", "y", "z"]].to_numpy(), cortex, rtol=1e-15)
+    np.testing.assert_allclose(c.rotation_angle_zaxis, az, rtol=1e-15)
+    assert back[back.population == "bare"][["x", "y", "z"]].isna().all().all()  # listed, not placed
+    assert {"axis_x", "axis_y", "axis_z", "rotation_given", "group"} <= set(back.columns)
+    view.export_csv.click()
+    assert f"wrote {view.default_csv()}" in view.status.value and view.default_csv().exists()
+    sent = []
+    view.canvas.send = lambda msg, *a, **k: sent.append(msg)
+    view.export_png.click()
+    assert sent == [{"type": "save_png", "name": "network3d.png"}]
+    assert "asked the browser to save network3d.png" in view.status.value
