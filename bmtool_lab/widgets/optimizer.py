@@ -20,14 +20,8 @@ import bqplot as bq
 import ipywidgets as w
 import numpy as np
 
-from bmtool_lab.tuning.optimizer import (
-    METHODS,
-    METRICS,
-    PENALTY,
-    OptimizerError,
-    SynapseOptimizer,
-    _parse_protocol,
-)
+from bmtool_lab.tuning.fit_problem import METHODS, METRICS, PENALTY, OptimizerError, _parse_protocol
+from bmtool_lab.tuning.optimizer import SynapseOptimizer
 
 from ._format import METRIC_HELP, fmt_number, shown_unit
 from .trace import TracePanel
