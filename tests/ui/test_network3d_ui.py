@@ -2,7 +2,7 @@
 colours (pixels read back from the WebGL canvas), a drag orbits, and a click on a matrix cell
 paints its source cells red and its target cells blue. A second view, with the moving preview at
 1 in 4 cells, shows the preview and its note while the mouse is held and every cell once it is
-let go."""
+let go, and downloads the 3D PNG."""
 
 from __future__ import annotations
 
@@ -125,4 +125,12 @@ def test_3d_view_draws_a_preview_while_moving_and_every_cell_after(page, lab_ser
     page.wait_for_function(f"() => document.querySelector('{VIEW}').dataset.preview === '0'", timeout=10_000)
     assert page.eval_on_selector(VIEW, COUNT_COLOURS, [BLUE_TAB10])["nonWhite"] > 100
     screenshot(page, "network-3d-after-preview")
+
+    # the 3D PNG downloads: the view as drawn, every cell (not the preview)
+    with page.expect_download(timeout=30_000) as dl:
+        page.click(f"{CONN} button.bmtl-network3d-export-png")
+    assert dl.value.suggested_filename == "network3d.png"
+    png = open(dl.value.path(), "rb").read()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+    assert page.eval_on_selector(VIEW, "el => el.dataset.preview") == "0"
     assert not errors, errors
