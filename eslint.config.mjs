@@ -12,10 +12,6 @@ export default tseslint.config(
     languageOptions: { globals: globals.node },
   },
   {
-    files: ["js/**/*.js"],
-    languageOptions: { globals: globals.browser },
-  },
-  {
     files: ["js/**/*.ts"],
     extends: [tseslint.configs.recommended],
     languageOptions: { globals: globals.browser },

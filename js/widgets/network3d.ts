@@ -18,6 +18,43 @@
 //   previewPoints (cells in the preview), highlighted (cells highlighted), selected (count), gl ("webgl" or "none").
 import "./network3d.css";
 import { floats } from "./_floats.js";
+import type { Binary, RenderProps, WidgetModule } from "./_anywidget.js";
+
+export interface Network3DTraits {
+  positions: Binary;
+  groups: Binary;
+  axes: Binary;
+  axis_length_um: number;
+  group_labels: string[];
+  group_colors: string[];
+  hidden: number[];
+  highlight: Binary;
+  selected: number[];
+  point_size: number;
+  height: number;
+  preview_max: number | null;
+}
+
+type Vec3 = [number, number, number];
+type Mat4 = Float32Array;
+interface Program {
+  prog: WebGLProgram;
+  a_pos: number;
+  a_col: number;
+  a_show: number;
+  u_mvp: WebGLUniformLocation | null;
+  u_size: WebGLUniformLocation | null;
+}
+// The camera message from the kernel (or a benchmark) and the PNG request.
+interface Custom {
+  type?: string;
+  name?: string;
+  dyaw?: number;
+  dpitch?: number;
+  moving?: boolean;
+}
+const bytesOf = (v: Binary): ArrayBufferView | null =>
+  v && ArrayBuffer.isView(v) ? v : v instanceof ArrayBuffer ? new DataView(v) : null;
 
 const VERT = `
 attribute vec3 a_pos; attribute vec3 a_col; attribute float a_show;
@@ -41,30 +78,30 @@ precision mediump float; varying vec3 v_col; varying float v_show;
 void main() { if (v_show < 0.5) discard; gl_FragColor = vec4(v_col * 0.7, 1.0); }`;
 
 const SETTLE_MS = 150;  // full redraw this long after the last drag/wheel event
-const HIGHLIGHT = [null, [0.85, 0.1, 0.1], [0.1, 0.35, 0.95], [0.6, 0.1, 0.7]];
-const DIM = [0.82, 0.82, 0.82];
+const HIGHLIGHT: (Vec3 | null)[] = [null, [0.85, 0.1, 0.1], [0.1, 0.35, 0.95], [0.6, 0.1, 0.7]];
+const DIM: Vec3 = [0.82, 0.82, 0.82];
 
-function hexRgb(h) {
+export function hexRgb(h: string | null | undefined): number[] {
   const s = String(h || "#888888").replace("#", "");
   return [0, 2, 4].map((i) => parseInt(s.slice(i, i + 2), 16) / 255);
 }
 
-function compile(gl, vsrc, fsrc) {
-  const prog = gl.createProgram();
-  for (const [type, src] of [[gl.VERTEX_SHADER, vsrc], [gl.FRAGMENT_SHADER, fsrc]]) {
-    const sh = gl.createShader(type);
+function compile(gl: WebGLRenderingContext, vsrc: string, fsrc: string): WebGLProgram {
+  const prog = gl.createProgram() as WebGLProgram;
+  for (const [type, src] of [[gl.VERTEX_SHADER, vsrc], [gl.FRAGMENT_SHADER, fsrc]] as [number, string][]) {
+    const sh = gl.createShader(type) as WebGLShader;
     gl.shaderSource(sh, src);
     gl.compileShader(sh);
-    if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(sh));
+    if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(sh) ?? "");
     gl.attachShader(prog, sh);
   }
   gl.linkProgram(prog);
-  if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(prog));
+  if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(prog) ?? "");
   return prog;
 }
 
 // column-major 4×4 helpers, writing into `o` (no allocation per frame)
-function mulInto(o, a, b) {
+export function mulInto(o: Mat4, a: Mat4, b: Mat4): Mat4 {
   for (let c = 0; c < 4; c++) for (let r = 0; r < 4; r++) {
     let s = 0;
     for (let k = 0; k < 4; k++) s += a[k * 4 + r] * b[c * 4 + k];
@@ -72,13 +109,13 @@ function mulInto(o, a, b) {
   }
   return o;
 }
-function perspectiveInto(o, fovy, aspect, near, far) {
+export function perspectiveInto(o: Mat4, fovy: number, aspect: number, near: number, far: number): Mat4 {
   const f = 1 / Math.tan(fovy / 2);
   o.fill(0);
   o[0] = f / aspect; o[5] = f; o[10] = (far + near) / (near - far); o[11] = -1; o[14] = (2 * far * near) / (near - far);
   return o;
 }
-function viewInto(o, yaw, pitch, dist, target) {
+export function viewInto(o: Mat4, yaw: number, pitch: number, dist: number, target: number[]): Mat4 {
   // camera orbits `target` at `dist`; rotation yaw about y, then pitch about x, then back by dist:
   // back · r · translate(-target), written out
   const cy = Math.cos(yaw), sy = Math.sin(yaw), cp = Math.cos(pitch), sp = Math.sin(pitch);
@@ -93,7 +130,7 @@ function viewInto(o, yaw, pitch, dist, target) {
   return o;
 }
 
-function render({ model, el }) {
+function render({ model, el }: RenderProps<Network3DTraits>): (() => void) | undefined {
   el.classList.add("bmtl-network3d");
   const canvas = document.createElement("canvas");
   const legend = document.createElement("div");
@@ -106,14 +143,14 @@ function render({ model, el }) {
   host.className = "bmtl-network3d-host";
   host.append(canvas, box, note);
   el.append(host, legend);
-  const gl = canvas.getContext("webgl", { preserveDrawingBuffer: true, antialias: false });
+  const gl = canvas.getContext("webgl", { preserveDrawingBuffer: true, antialias: false }) as WebGLRenderingContext | null;
   el.dataset.gl = gl ? "webgl" : "none";
   if (!gl) {
     legend.textContent = "WebGL is not available in this browser: the 3D view cannot draw.";
     return;
   }
   // programs with their attribute and uniform locations, looked up once
-  const program = (fsrc) => {
+  const program = (fsrc: string): Program => {
     const prog = compile(gl, VERT, fsrc);
     return { prog, a_pos: gl.getAttribLocation(prog, "a_pos"), a_col: gl.getAttribLocation(prog, "a_col"),
       a_show: gl.getAttribLocation(prog, "a_show"), u_mvp: gl.getUniformLocation(prog, "u_mvp"),
@@ -128,29 +165,29 @@ function render({ model, el }) {
   let nLines = 0;
   let every = 1;  // the moving preview draws cells 0, every, 2·every, …
   let nPreview = 0;
-  let pos = new Float32Array(0);
-  let centre = [0, 0, 0];
+  let pos: Float32Array = new Float32Array(0);
+  let centre: number[] = [0, 0, 0];
   let radius = 1;
-  const cam = { yaw: 0.6, pitch: 0.35, dist: 3, pan: [0, 0, 0] };
+  const cam = { yaw: 0.6, pitch: 0.35, dist: 3, pan: [0, 0, 0] as Vec3 };
   let frames = 0;
   const mvp = new Float32Array(16);
   const projM = new Float32Array(16);
   const viewM = new Float32Array(16);
-  const target = [0, 0, 0];
+  const target: Vec3 = [0, 0, 0];
   let cssW = 480;
   let moving = false;
-  let settleTimer = 0;
+  let settleTimer: ReturnType<typeof setTimeout> | undefined;
   let rafPending = 0;
 
   const groupsOf = () => {
-    const g = model.get("groups");
+    const g = bytesOf(model.get("groups"));
     if (!g || !g.byteLength) return new Uint16Array(n);
     const len = Math.floor(g.byteLength / 2);
     return new Uint16Array(g.buffer.slice(g.byteOffset, g.byteOffset + len * 2)); // aligned copy
   };
 
   // every k-th element of a flat array of `size`-vectors: the stable preview subsample
-  const strided = (src, size) => {
+  const strided = (src: Float32Array, size: number) => {
     const out = new Float32Array(nPreview * size);
     for (let j = 0; j < nPreview; j++) for (let a = 0; a < size; a++) out[j * size + a] = src[j * every * size + a];
     return out;
@@ -199,7 +236,7 @@ function render({ model, el }) {
     const groups = groupsOf();
     const colours = (model.get("group_colors") || []).map(hexRgb);
     const hidden = new Set(model.get("hidden") || []);
-    const hl = model.get("highlight");
+    const hl = bytesOf(model.get("highlight"));
     const hlv = hl && hl.byteLength >= n ? new Uint8Array(hl.buffer, hl.byteOffset, n) : null;
     const col = new Float32Array(n * 3);
     const show = new Float32Array(n);
@@ -208,13 +245,14 @@ function render({ model, el }) {
     for (let i = 0; i < n; i++) {
       const g = groups[i] ?? 0;
       const h = hlv ? hlv[i] : 0;
-      const rgb = h ? HIGHLIGHT[h] : hlv ? DIM : colours[g] || [0.4, 0.4, 0.4];
+      const rgb = h ? (HIGHLIGHT[h] as Vec3) : hlv ? DIM : colours[g] || [0.4, 0.4, 0.4];
       col.set(rgb, i * 3);
       show[i] = hidden.has(g) ? 0 : 1;
       shown += show[i];
       if (h) highlighted += 1;
     }
-    for (const [b, data] of [[buf.col, col], [buf.show, show], [buf.pcol, strided(col, 3)], [buf.pshow, strided(show, 1)]]) {
+    for (const [b, data] of [[buf.col, col], [buf.show, show], [buf.pcol, strided(col, 3)], [buf.pshow, strided(show, 1)]] as
+      [WebGLBuffer, Float32Array][]) {
       gl.bindBuffer(gl.ARRAY_BUFFER, b);
       gl.bufferData(gl.ARRAY_BUFFER, data, gl.DYNAMIC_DRAW);
     }
@@ -226,7 +264,7 @@ function render({ model, el }) {
       lc.set(col.subarray(i * 3, i * 3 + 3), i * 6 + 3);
       ls[i * 2] = ls[i * 2 + 1] = show[i];
     }
-    for (const [b, data] of [[buf.lcol, lc], [buf.lshow, ls]]) {
+    for (const [b, data] of [[buf.lcol, lc], [buf.lshow, ls]] as [WebGLBuffer, Float32Array][]) {
       gl.bindBuffer(gl.ARRAY_BUFFER, b);
       gl.bufferData(gl.ARRAY_BUFFER, data, gl.DYNAMIC_DRAW);
     }
@@ -237,7 +275,7 @@ function render({ model, el }) {
     draw();
   };
 
-  const drawLegend = (colours, hidden) => {
+  const drawLegend = (colours: number[][], hidden: Set<number>) => {
     legend.replaceChildren();
     (model.get("group_labels") || []).forEach((label, g) => {
       const item = document.createElement("button");
@@ -269,7 +307,7 @@ function render({ model, el }) {
     }
   };
 
-  const bind = (p, bp, bc, bs) => {
+  const bind = (p: Program, bp: WebGLBuffer, bc: WebGLBuffer, bs: WebGLBuffer) => {
     gl.useProgram(p.prog);
     gl.bindBuffer(gl.ARRAY_BUFFER, bp);
     gl.enableVertexAttribArray(p.a_pos);
@@ -286,7 +324,7 @@ function render({ model, el }) {
 
   // one frame: the whole network, or (preview) every k-th cell without axes. Only the camera
   // matrix is computed here; the buffers are the ones uploaded with the data.
-  const frame = (preview) => {
+  const frame = (preview: boolean) => {
     const t0 = performance.now();
     const sub = preview && every > 1;
     gl.viewport(0, 0, canvas.width, canvas.height);
@@ -343,7 +381,7 @@ function render({ model, el }) {
   };
 
   // screen position (CSS px) of cell i, or null behind the camera
-  const project = (i, w, h) => {
+  const project = (i: number, w: number, h: number): [number, number] | null => {
     const x = pos[i * 3], y = pos[i * 3 + 1], z = pos[i * 3 + 2];
     const cx = mvp[0] * x + mvp[4] * y + mvp[8] * z + mvp[12];
     const cy = mvp[1] * x + mvp[5] * y + mvp[9] * z + mvp[13];
@@ -352,7 +390,8 @@ function render({ model, el }) {
     return [((cx / cw + 1) / 2) * w, ((1 - cy / cw) / 2) * h];
   };
 
-  let drag = null;
+  let drag: { x: number; y: number; x0: number; y0: number; x1?: number; y1?: number; mode: "box" | "pan" | "orbit" } |
+    null = null;
   canvas.addEventListener("contextmenu", (ev) => ev.preventDefault());
   canvas.addEventListener("pointerdown", (ev) => {
     const r = canvas.getBoundingClientRect();
@@ -387,13 +426,13 @@ function render({ model, el }) {
     }
   });
   const release = () => {
-    if (drag && drag.mode === "box" && drag.x1 !== undefined) {
+    if (drag && drag.mode === "box" && drag.x1 !== undefined && drag.y1 !== undefined) {
       const [xa, xb] = [Math.min(drag.x0, drag.x1), Math.max(drag.x0, drag.x1)];
       const [ya, yb] = [Math.min(drag.y0, drag.y1), Math.max(drag.y0, drag.y1)];
       const r = canvas.getBoundingClientRect();
       const hidden = new Set(model.get("hidden") || []);
       const groups = groupsOf();
-      const picked = [];
+      const picked: number[] = [];
       for (let i = 0; i < n; i++) {
         if (hidden.has(groups[i])) continue;
         const p = project(i, r.width, r.height);
@@ -420,10 +459,10 @@ function render({ model, el }) {
   model.on("change:axes", upload);
   model.on("change:axis_length_um", upload);
   model.on("change:preview_max", upload);
-  for (const k of ["groups", "group_colors", "group_labels", "hidden", "highlight"]) model.on(`change:${k}`, recolour);
+  for (const k of ["groups", "group_colors", "group_labels", "hidden", "highlight"] as const) model.on(`change:${k}`, recolour);
   model.on("change:point_size", draw);
   model.on("change:height", draw);
-  model.on("msg:custom", (msg) => {
+  model.on("msg:custom", (msg: Custom | null) => {
     if (msg?.type === "orbit") {
       // a camera step from the kernel (or a benchmark): moving=true draws it as a drag frame now
       // and the full frame once the steps stop, as a drag does
@@ -446,4 +485,4 @@ function render({ model, el }) {
   return () => { ro.disconnect(); clearTimeout(settleTimer); cancelAnimationFrame(rafPending); };
 }
 
-export default { render };
+export default { render } satisfies WidgetModule<Network3DTraits>;

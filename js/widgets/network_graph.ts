@@ -9,27 +9,57 @@
 //   clicked (last clicked edge), draws, pngBytes (size of the last PNG made).
 import "./network_graph.css";
 import { onWidthChange } from "./_resize.js";
+import type { RenderProps, WidgetModule } from "./_anywidget.js";
+
+export interface GraphNode {
+  label: string;
+  size: number;
+  color?: string;
+}
+
+export interface GraphEdge {
+  source: number;
+  target: number;
+  source_label: string;
+  target_label: string;
+  value: number;
+  kind: string;
+  width: number;
+  text: string;
+}
+
+export interface GraphTraits {
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+  title: string;
+  selected_edge: number;
+  height: number;
+}
+
+type Vec = [number, number];
+type Attrs = Record<string, string | number | undefined>;
 
 const SVG = "http://www.w3.org/2000/svg";
 const GAP_COLOUR = "#555555";
 const FONT = "sans-serif";
 
-function svg(tag, attrs = {}, parent = null) {
+function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Attrs = {}, parent: Element | null = null):
+  SVGElementTagNameMap[K] {
   const e = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   if (parent) parent.append(e);
   return e;
 }
 
-const add = (a, b, s = 1) => [a[0] + b[0] * s, a[1] + b[1] * s];
-const unit = (a, b) => {
+const add = (a: Vec, b: Vec, s = 1): Vec => [a[0] + b[0] * s, a[1] + b[1] * s];
+const unit = (a: Vec, b: Vec): Vec => {
   const dx = b[0] - a[0], dy = b[1] - a[1];
   const d = Math.hypot(dx, dy) || 1;
   return [dx / d, dy / d];
 };
-const dir = (angle) => [Math.cos(angle), Math.sin(angle)];
+const dir = (angle: number): Vec => [Math.cos(angle), Math.sin(angle)];
 
-function render({ model, el }) {
+function render({ model, el }: RenderProps<GraphTraits>): () => void {
   el.classList.add("bmtl-graph");
   const title = document.createElement("div");
   title.className = "bmtl-graph-title";
@@ -42,7 +72,7 @@ function render({ model, el }) {
   let draws = 0;
   let width = 0;
 
-  const say = (text) => {
+  const say = (text: string) => {
     readout.textContent = text;
     el.dataset.hovered = text;
   };
@@ -54,8 +84,8 @@ function render({ model, el }) {
     const W = Math.max(160, Math.floor(width || host.getBoundingClientRect().width || 480));
     const H = Math.max(160, Math.min(model.get("height") || 380, W + 20));  // no empty band when narrow
     root.replaceChildren();
-    root.setAttribute("width", W);
-    root.setAttribute("height", H);
+    root.setAttribute("width", String(W));
+    root.setAttribute("height", String(H));
     root.setAttribute("viewBox", `0 0 ${W} ${H}`);
     svg("rect", { x: 0, y: 0, width: W, height: H, fill: "#ffffff" }, root);
     title.textContent = model.get("title") || "";
@@ -64,7 +94,7 @@ function render({ model, el }) {
     const loop = rMax * 0.9 + 14;
     const margin = rMax + loop + 4;
     const R = n > 1 ? Math.max(10, Math.min(W, H) / 2 - margin) : 0;
-    const centre = [W / 2, H / 2];
+    const centre: Vec = [W / 2, H / 2];
     const largest = Math.max(1, ...nodes.map((d) => d.size || 0));
     const angle = nodes.map((_, i) => -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, n));
     const at = angle.map((a) => add(centre, dir(a), R));
@@ -73,13 +103,13 @@ function render({ model, el }) {
     const gEdges = svg("g", { class: "bmtl-graph-edges" }, root);
     const gNodes = svg("g", { class: "bmtl-graph-nodes" }, root);
     const gHits = svg("g", { class: "bmtl-graph-hits" }, root);
-    const visible = [];
+    const visible: number[] = [];
     edges.forEach((e, k) => {
       const i = e.source, j = e.target;
       if (!(i in at) || !(j in at)) return;
       const gap = e.kind === "gap_junction";
       const wpx = e.width || 1;
-      let d, tip, back;
+      let d: string, tip: Vec, back: Vec;
       if (i === j) {
         // a loop outside the node, away from the centre; gap-junction loops beside the chemical one
         const a = angle[i] + (gap ? 1.1 : 0);
@@ -94,7 +124,7 @@ function render({ model, el }) {
       } else {
         const u = unit(at[i], at[j]);
         const dist = Math.hypot(at[j][0] - at[i][0], at[j][1] - at[i][1]);
-        const normal = [-u[1], u[0]];
+        const normal: Vec = [-u[1], u[0]];
         const c = add([(at[i][0] + at[j][0]) / 2, (at[i][1] + at[j][1]) / 2], normal, dist * (gap ? 0.08 : 0.18));
         const s = add(at[i], unit(at[i], c), radius[i]);
         const t = add(at[j], unit(at[j], c), radius[j] + (gap ? 0 : 2));
@@ -114,7 +144,7 @@ function render({ model, el }) {
         // the arrowhead: a triangle at the end, along the curve's last tangent
         const len = 6 + wpx * 0.9;
         const base = add(tip, back, len);
-        const side = [-back[1], back[0]];
+        const side: Vec = [-back[1], back[0]];
         const p1 = add(base, side, len * 0.45), p2 = add(base, side, -len * 0.45);
         svg("path", { d: `M${tip[0]},${tip[1]} L${p1[0]},${p1[1]} L${p2[0]},${p2[1]} Z`, fill: colour,
           "fill-opacity": k === chosen ? 1 : 0.85, class: "bmtl-graph-arrow" }, gEdges);
@@ -122,10 +152,10 @@ function render({ model, el }) {
       const hit = svg("path", { d, fill: "none", stroke: "transparent", "stroke-width": Math.max(12, wpx + 8),
         class: "bmtl-graph-hit", "data-edge": k, "pointer-events": "stroke" }, gHits);
       hit.addEventListener("pointerenter", () => {
-        line.setAttribute("stroke-opacity", 1);
+        line.setAttribute("stroke-opacity", "1");
         say(e.text);
       });
-      hit.addEventListener("pointerleave", () => line.setAttribute("stroke-opacity", k === chosen ? 1 : 0.75));
+      hit.addEventListener("pointerleave", () => line.setAttribute("stroke-opacity", String(k === chosen ? 1 : 0.75)));
       hit.addEventListener("click", () => {
         el.dataset.clicked = String(k);
         say(e.text);
@@ -144,7 +174,7 @@ function render({ model, el }) {
       text.textContent = d.label;
       // keep the label inside the figure (a long label on a side node)
       const half = text.getComputedTextLength() / 2 + 2;
-      if (half > 2) text.setAttribute("x", Math.min(W - half, Math.max(half, at[i][0])));
+      if (half > 2) text.setAttribute("x", String(Math.min(W - half, Math.max(half, at[i][0]))));
     });
     draws += 1;
     Object.assign(el.dataset, { nodes: String(n), edges: String(visible.length), draws: String(draws),
@@ -152,11 +182,11 @@ function render({ model, el }) {
     if (!edges.length) say(n ? "no connections between these groups" : "");
   };
 
-  const savePng = (name) => {
-    const clone = root.cloneNode(true);
+  const savePng = (name: string | undefined) => {
+    const clone = root.cloneNode(true) as SVGSVGElement;
     const W = Number(root.getAttribute("width")), H = Number(root.getAttribute("height"));
     clone.setAttribute("xmlns", SVG);
-    clone.setAttribute("height", H + 20);
+    clone.setAttribute("height", String(H + 20));
     clone.setAttribute("viewBox", `0 -20 ${W} ${H + 20}`);
     svg("rect", { x: 0, y: -20, width: W, height: 20, fill: "#ffffff" }, clone);
     const t = svg("text", { x: 4, y: -6, "font-size": 12, "font-family": FONT, fill: "#111111" }, clone);
@@ -168,7 +198,7 @@ function render({ model, el }) {
       const canvas = document.createElement("canvas");
       canvas.width = W * scale;
       canvas.height = (H + 20) * scale;
-      const ctx = canvas.getContext("2d");
+      const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
       ctx.fillStyle = "#ffffff";
       ctx.fillRect(0, 0, canvas.width, canvas.height);
       ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
@@ -182,8 +212,8 @@ function render({ model, el }) {
     img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(new XMLSerializer().serializeToString(clone));
   };
 
-  for (const k of ["nodes", "edges", "title", "selected_edge", "height"]) model.on(`change:${k}`, draw);
-  model.on("msg:custom", (msg) => {
+  for (const k of ["nodes", "edges", "title", "selected_edge", "height"] as const) model.on(`change:${k}`, draw);
+  model.on("msg:custom", (msg: { type?: string; name?: string } | null) => {
     if (msg?.type === "save_png") savePng(msg.name);
   });
   draw();
@@ -193,4 +223,4 @@ function render({ model, el }) {
   });
 }
 
-export default { render };
+export default { render } satisfies WidgetModule<GraphTraits>;
