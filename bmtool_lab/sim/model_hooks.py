@@ -113,7 +113,7 @@ def hook_mechanism_job(ctx: Any, hooks: tuple[Any, ...], name: str, params: dict
                        mechanisms_dirs: tuple[Path | None, ...] = ()) -> str:
     """The NEURON mechanism the model's function for ``name`` builds (on a scratch section)."""
     from .context import neuron_h
-    from .synapse_jobs import _load_mechanisms
+    from .mechanism_info import _load_mechanisms
 
     h = neuron_h()
     _load_mechanisms(ctx, *mechanisms_dirs)

@@ -175,7 +175,7 @@ def _spikes(t: np.ndarray, v: np.ndarray, t_on: float, t_off: float, threshold_m
 
 
 def _unstable(trace: Any, settings: Any) -> str | None:
-    from .stability import unstable_reason
+    from ..analysis.stability import unstable_reason
 
     return unstable_reason(trace.t, trace["v"], None if trace.solver_steps else settings.dt)
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +34,27 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.synapse_measure import (
+    DRIFT_WARN_FRACTION,
+    MeasureSettings,
+    holding_drift,
+    measure_run,
+    no_response_reason,
+)
 from .errors import SimError
+from .mechanism_info import (
+    _initial_params,
+    _load_mechanisms,
+    _mech_names,
+    _require_mechanism,
+    describe_mechanism_job,
+)
 
 __all__ = [
     "DESCRIPTIVE_KEYS", "BIONET_MODELS", "Placement", "SynapseSpec", "RunProtocol",
-    "bionet_mechanism", "describe_mechanism_job", "synapse_run_job", "gap_junction_job",
+    "bionet_mechanism", "describe_mechanism_job", "synapse_run_job", "count_clamps_job",
+    # measuring, now in bmtool_lab.analysis.synapse_measure (importable from here too)
+    "MeasureSettings", "measure_run", "holding_drift", "no_response_reason",
 ]
 
 #: Dynamics-JSON keys that describe the file and set nothing (as the example's BioNet runner).
@@ -56,12 +71,6 @@ BIONET_MODELS: dict[str, tuple[str, dict[str, str]]] = {
 _SECTION_TYPES = {"soma": "soma", "somatic": "soma", "axon": "axon", "axonal": "axon",
                   "dend": "dend", "basal": "dend", "apic": "apic", "apical": "apic"}
 
-# INITIAL blocks of NEURON's built-in synapses: the PARAMETERs they derive hidden state from.
-_BUILTIN_INITIAL_PARAMS: dict[str, frozenset[str]] = {
-    "Exp2Syn": frozenset({"tau1", "tau2"}), "ExpSyn": frozenset(),
-}
-_MATH_FUNCS = frozenset({"exp", "log", "log10", "sqrt", "fabs", "pow", "sin", "cos", "tan", "atan", "tanh",
-                         "fmax", "fmin", "floor", "ceil", "if", "while", "for"})
 
 
 def bionet_mechanism(model_template: str) -> tuple[str, dict[str, str]]:
@@ -173,117 +182,6 @@ class RunProtocol:
         if self.kind == "poisson":  # the whole window, even when its last events come early
             return float(self.t_start_ms + self.poisson_duration_ms + self.delay_ms + self.tail_ms)
         return float(self.pulse_times()[-1] + self.delay_ms + self.tail_ms)
-
-
-# --- mechanism introspection (worker) ---------------------------------------------------------
-def _mech_names(mechanism: str, vartype: int) -> list[tuple[str, float]]:
-    from .context import neuron_h
-
-    h = neuron_h()
-    ms = h.MechanismStandard(mechanism, vartype)
-    out = []
-    for i in range(int(ms.count())):
-        s = h.ref("")
-        size = int(ms.name(s, i))
-        if size == 1:  # scalars only (arrays are not tunable parameters)
-            out.append((s[0], float(ms.get(s[0]))))
-    return out
-
-
-def _point_processes() -> list[str]:
-    from .protocol import point_process_names
-
-    return point_process_names()
-
-
-def _load_mechanisms(ctx: Any, *dirs: Path | None) -> None:
-    seen = set()
-    for d in dirs:
-        if d is not None and str(d) not in seen:
-            seen.add(str(d))
-            ctx.load_mechanisms(d)
-
-
-def _require_mechanism(mechanism: str, mod_dirs: list[Path | None]) -> None:
-    from .context import neuron_h
-
-    h = neuron_h()
-    pps = _point_processes()
-    if mechanism in pps:
-        return
-    where = ", ".join(str(d) for d in mod_dirs if d is not None) or "no mechanisms folder"
-    if hasattr(h, mechanism):
-        raise SimError("mechanisms", f"{mechanism!r} is defined but is not a POINT_PROCESS, so it cannot be a synapse")
-    close = [p for p in pps if p.lower() == mechanism.lower()]
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise SimError("mechanisms", f"synapse mechanism {mechanism!r} is not compiled/loaded{hint}: no mod file in "
-                                 f"{where} defines POINT_PROCESS {mechanism}. Add its .mod file to the "
-                                 f"mechanisms folder (components.mechanisms_dir).",
-                   detail=f"point processes available: {', '.join(sorted(pps))}")
-
-
-def describe_mechanism_job(ctx: Any, mechanism: str, mechanisms_dirs: tuple[Path | None, ...] = ()) -> dict:
-    """Tunable parameters of a POINT_PROCESS, discovered from NEURON itself.
-
-    Returns {"mechanism", "parameters": [{"name", "default", "unit"}], "assigned": [...],
-    "states": [...], "has_g", "has_i"}. Raises SimError("mechanisms") when it is not loaded.
-    """
-    from .context import neuron_h
-
-    _load_mechanisms(ctx, *mechanisms_dirs)
-    _require_mechanism(mechanism, list(mechanisms_dirs))
-    h = neuron_h()
-
-    def unit(name: str) -> str:
-        try:
-            return str(h.units(f"{mechanism}.{name}"))
-        except Exception:
-            return ""
-
-    params = [{"name": n, "default": v, "unit": unit(n)} for n, v in _mech_names(mechanism, 1)]
-    assigned = [n for n, _ in _mech_names(mechanism, 2)]
-    states = [n for n, _ in _mech_names(mechanism, 3)]
-    return {"mechanism": mechanism, "parameters": params, "assigned": assigned, "states": states,
-            "has_g": "g" in assigned, "has_i": "i" in assigned}
-
-
-def _initial_params(mechanism: str, mod_dirs: list[Path | None], param_names: set[str]) -> frozenset[str] | None:
-    """PARAMETERs the mechanism's INITIAL blocks read (they may derive hidden state from them).
-
-    None when that cannot be told safely (no mod file, VERBATIM, a procedure call, SOLVE):
-    then every parameter change re-runs the baseline.
-    """
-    if mechanism in _BUILTIN_INITIAL_PARAMS:
-        return _BUILTIN_INITIAL_PARAMS[mechanism]
-    from .mechanisms import _COMMENT_RE, mechanism_names
-
-    path = None
-    for d in mod_dirs:
-        if d is None:
-            continue
-        try:
-            path = mechanism_names(d).get(mechanism)
-        except Exception:
-            path = None
-        if path is not None:
-            break
-    if path is None:
-        return None
-    text = _COMMENT_RE.sub("", Path(path).read_text(errors="replace"))
-    used: set[str] = set()
-    for m in re.finditer(r"\bINITIAL\s*\{", text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        body = text[m.end():i - 1]
-        if re.search(r"\b(VERBATIM|SOLVE|TABLE)\b", body):
-            return None
-        calls = {c for c in re.findall(r"\b([A-Za-z_]\w*)\s*\(", body) if c not in _MATH_FUNCS}
-        if calls:
-            return None
-        used |= set(re.findall(r"\b[A-Za-z_]\w*\b", body)) & param_names
-    return frozenset(used)
 
 
 # --- the model kept in the worker -------------------------------------------------------------
@@ -692,243 +590,6 @@ def _trim_kernel(kernel: dict) -> dict:
     return {"t": t[:n], "traces": {k: v[:n] for k, v in kernel["traces"].items()}}
 
 
-# --- measuring (pure numpy; runs in the worker, single-threaded BLAS) -------------------------
-@dataclass(frozen=True)
-class MeasureSettings:
-    """How to measure a run (reference/metrics.md §1–2): the analysed trace ("i_clamp" nA or
-    "v_soma" mV), response window (ms), rise levels, per-pulse amplitude method, normaliser,
-    convention ("bmtool_lab" | "bmtool"), the run's dt (ms) and the train's pulse counts."""
-
-    analysed: str = "i_clamp"
-    window_ms: float = 100.0
-    rise_levels: tuple[float, float] = (0.1, 0.9)
-    amplitude_method: str = "deconvolve"
-    normaliser: str = "p90"
-    convention: str = "bmtool_lab"
-    dt: float = 0.025
-    n_train: int = 8
-    n_rec: int = 4
-
-
-def _uniform(t: np.ndarray, x: np.ndarray, dt: float, irregular: bool, t0: float, t1: float
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """(t, x) on a uniform grid of step dt (ms) over [t0, t1] (clipped to the trace)."""
-    t0, t1 = max(t0, float(t[0])), min(t1, float(t[-1]))
-    if not irregular:
-        sel = (t >= t0 - dt / 2) & (t <= t1 + dt / 2)
-        return t[sel], x[sel]
-    # CVODE records an event twice (before/after it); np.interp takes the later value there
-    grid = t0 + dt * np.arange(int(math.floor((t1 - t0) / dt + 1e-9)) + 1)
-    return grid, np.interp(grid, t, x)
-
-
-def _pre_event(out: dict, key: str) -> tuple[np.ndarray, np.ndarray, float, np.ndarray] | None:
-    """(t ms, trace, first event ms, mask of the baseline before it: up to 50 ms) of a run's
-    ``key`` trace; None without the trace, an event or three baseline samples."""
-    pulses = np.asarray(out["pulse_times_ms"], dtype=np.float64)
-    if key not in out["traces"] or not pulses.size:
-        return None
-    t = np.asarray(out["t"], dtype=np.float64)
-    x = np.asarray(out["traces"][key], dtype=np.float64)
-    t0 = float(pulses[0])
-    base = (t >= t0 - min(50.0, t0 / 2.0)) & (t < t0)
-    if int(base.sum()) < 3 or np.ptp(t[base]) <= 0:
-        return None
-    return t, x, t0, base
-
-
-#: holding-current drift (a fraction of the response) above which a voltage-clamp run is flagged
-DRIFT_WARN_FRACTION = 0.02
-
-
-def holding_drift(out: dict, proto: RunProtocol) -> dict[str, float] | None:
-    """The clamp current's drift before the first event, extrapolated over the measured span:
-    {"drift_nA", "span_ms", "response_nA", "fraction"}; None under current clamp or without a
-    baseline. A cell not at rest at the hold relaxes under the clamp, and that relaxation adds to
-    the synaptic current (a 8 ms decay read as 16 ms)."""
-    pre = _pre_event(out, "i_clamp") if proto.clamp == "voltage" else None
-    if pre is None:
-        return None
-    t, x, t0, base = pre
-    slope = float(np.polyfit(t[base], x[base], 1)[0])  # nA/ms at the end of the baseline
-    after = t >= t0
-    span = float(t[after][-1] - t0) if after.any() else 0.0
-    if proto.kind == "single":
-        span = min(span, 100.0)
-    response = float(np.max(np.abs(x[after] - x[base][-1]))) if after.any() else 0.0
-    drift = slope * span
-    frac = abs(drift) / response if response > 0 else 0.0
-    return {"drift_nA": drift, "span_ms": span, "response_nA": response, "fraction": frac}
-
-
-#: driving force (mV, |i_syn| / |g_syn| at their peaks) below which a synapse passes no current
-NO_DRIVE_MV = 0.01
-
-
-def no_response_reason(out: dict, proto: RunProtocol, has_ig: bool) -> str | None:
-    """Why a run has no synaptic response to measure (None: it has one). Metrics of such a run
-    would be fits to numerical noise (a PPR of -0.8, a latency of 28 ms), so none are given."""
-    from .stability import unstable_reason
-
-    tr = out["traces"]
-    for key in ("v_soma", "v_syn"):
-        if key in tr:
-            why = unstable_reason(out["t"], tr[key], None if out.get("solver_steps") else proto.dt, what=key)
-            if why:
-                return why
-    if any(not np.all(np.isfinite(v)) for v in tr.values()):
-        return "numerically unstable run: a recorded trace is NaN or infinite; nothing is measured from it"
-    if float(proto.weight_uS) == 0.0:
-        return "zero weight: the connection's NetCon weight (syn_weight) is 0 µS"
-    if has_ig and "g_syn" in tr and "i_syn" in tr:
-        g = float(np.max(np.abs(np.asarray(tr["g_syn"], dtype=np.float64))))
-        i = float(np.max(np.abs(np.asarray(tr["i_syn"], dtype=np.float64))))
-        if g > 0 and i / g < NO_DRIVE_MV:
-            where = f"the hold ({proto.hold_mV:g} mV)" if proto.clamp == "voltage" else "the membrane potential"
-            e = out.get("e_rev_mV")
-            return (f"no driving force: {where} is at the synapse's reversal potential"
-                    + (f" ({e:g} mV)" if e is not None else "") + "; hold at another potential")
-        if g == 0:
-            return "the synapse's conductance stayed 0: no event reached it (check the weight and the delay)"
-    return _below_noise_floor(out, proto)
-
-
-#: a response must exceed this many times the baseline's own fluctuation to be measured
-NOISE_FLOOR_FACTOR = 3.0
-
-
-def _below_noise_floor(out: dict, proto: RunProtocol) -> str | None:
-    """A response no larger than the analysed trace's own fluctuation before the first event
-    (a cell that fires or oscillates by itself; float rounding of a huge baseline) cannot be
-    told from it. The baseline's linear trend is drift (flagged apart), not noise."""
-    key = "i_clamp" if proto.clamp == "voltage" else "v_soma"
-    pre = _pre_event(out, key)
-    if pre is None:
-        return None
-    t, x, t0, base = pre
-    tb, xb = t[base], x[base]
-    trend = np.polyval(np.polyfit(tb, xb, 1), tb)
-    noise = float(np.ptp(xb - trend))
-    after = t >= t0
-    response = float(np.max(np.abs(x[after] - xb[-1]))) if after.any() else 0.0
-    floor = max(NOISE_FLOOR_FACTOR * noise, 1e-6 * float(np.max(np.abs(xb))))
-    if response > floor:
-        return None
-    unit = "nA" if key == "i_clamp" else "mV"
-    why = "the baseline fluctuates by itself (a cell that fires or oscillates)" if noise > 0 else "rounding"
-    return (f"response below the noise floor: at most {response:.3g} {unit} against a baseline that varies by "
-            f"{noise:.3g} {unit} before the event ({why}); make the cell quiescent or the synapse larger")
-
-
-def measure_run(out: dict, m: MeasureSettings, kind: str) -> dict:
-    """Metrics of one run: {"metrics", "units", "kernel": (t_k, k) or None}.
-
-    Single event: :func:`~bmtool_lab.analysis.event.event_metrics` of the analysed trace at
-    the first pulse. Train: per-pulse amplitudes (:func:`~bmtool_lab.analysis.stp.pulse_amplitudes`,
-    deconvolved with the run's single-event kernel) and :func:`~bmtool_lab.analysis.stp.stp_indices`,
-    plus the event metrics of that kernel. CVODE traces are resampled first: at 0.005 ms
-    around single events (crossing times of fast rises), at the run's dt for trains; at dt
-    everywhere under ``convention="bmtool"`` (its numbers are quantised to dt).
-    """
-    from bmtool_lab.analysis.event import event_metrics
-    from bmtool_lab.analysis.stp import pulse_amplitudes, stp_indices
-
-    if out.get("no_response"):
-        return {"metrics": {"amplitudes": []} if kind != "single" else {}, "units": {}, "kernel": None,
-                "no_response": out["no_response"]}
-    key = m.analysed
-    t = np.asarray(out["t"], dtype=np.float64)
-    x = np.asarray(out["traces"][key], dtype=np.float64)
-    unit = out["units"][key]
-    pulses = np.asarray(out["pulse_times_ms"], dtype=np.float64)
-    irregular = bool(out.get("solver_steps", False))
-    fine = m.dt if m.convention == "bmtool" else min(m.dt, 0.005)
-    metrics: dict[str, Any] = {}
-    units: dict[str, str] = {}
-    kernel = None
-    if kind == "single":
-        tu, xu = _uniform(t, x, fine, irregular, pulses[0] - 10.0, pulses[0] + m.window_ms + 1.0)
-        em = event_metrics(tu, xu, pulses[0], m.window_ms, tuple(m.rise_levels), convention=m.convention, unit=unit)
-        metrics.update(em.to_dict())
-        units.update(em.units())
-        return {"metrics": metrics, "units": units, "kernel": None}
-    k = out.get("kernel")
-    if kind == "poisson":
-        return _measure_poisson(out, m, t, x, unit, pulses, irregular, fine, k)
-    kernel, kern = _measure_kernel(k, key, m, unit, fine, irregular, metrics, units)
-    tu, xu = _uniform(t, x, m.dt, irregular, float(t[0]), float(t[-1]))
-    method = m.amplitude_method
-    if method == "deconvolve" and kern is None:
-        method = "prepulse"
-    amps = pulse_amplitudes(tu, xu, pulses, method=method, kernel=kern, netcon_delay_ms=float(out.get("delay_ms", 0.0)))
-    idx = stp_indices(amps, m.n_train, m.n_rec, normaliser=m.normaliser)
-    metrics.update(idx)
-    metrics["amplitudes"] = [float(a) for a in amps]
-    units.update({name: "1" for name in idx})
-    units["amplitudes"] = unit
-    return {"metrics": metrics, "units": units, "kernel": kernel}
-
-
-def _measure_kernel(k: dict | None, key: str, m: MeasureSettings, unit: str, fine: float, irregular: bool,
-                    metrics: dict, units: dict) -> tuple:
-    """Event metrics of the single-event kernel (added to ``metrics``/``units``); returns the raw
-    kernel (t, x) and the kernel on the analysis grid for deconvolution, or (None, None)."""
-    from bmtool_lab.analysis.event import event_metrics
-
-    if k is None:
-        return None, None
-    tk = np.asarray(k["t"], dtype=np.float64)
-    xk = np.asarray(k["traces"][key], dtype=np.float64)
-    tku, xku = _uniform(tk, xk, fine, irregular, -10.0, m.window_ms + 1.0)
-    em = event_metrics(tku, xku, 0.0, m.window_ms, tuple(m.rise_levels), convention=m.convention, unit=unit)
-    metrics.update(em.to_dict())
-    units.update(em.units())
-    return (tk, xk), _uniform(tk, xk, m.dt, irregular, float(tk[0]), float(tk[-1]))
-
-
-def _measure_poisson(out: dict, m: MeasureSettings, t: np.ndarray, x: np.ndarray, unit: str, pulses: np.ndarray,
-                     irregular: bool, fine: float, k: dict | None) -> dict:
-    """Metrics of a Poisson run over its window [t0, t1) (ms): ``n_events``, ``mean_rate_hz``
-    (events / duration), ``mean_response`` and ``peak`` (mean and max |·| of the analysed trace
-    minus its mean over the 5 ms before t0), per-event ``amplitudes`` deconvolved with the
-    single-event kernel as for trains (:func:`~bmtool_lab.analysis.stp.pulse_amplitudes`),
-    ``amplitude_mean``, ``amplitude_cv`` (std/mean) and ``steady_state_ratio`` (mean amplitude
-    of the last 20 % of events / the first one), plus the kernel's event metrics."""
-    from bmtool_lab.analysis.stp import pulse_amplitudes
-    from bmtool_lab.analysis.traces import window_mean
-
-    t0, t1 = out["stim_window_ms"]
-    metrics: dict[str, Any] = {}
-    units: dict[str, str] = {}
-    kernel, kern = _measure_kernel(k, m.analysed, m, unit, fine, irregular, metrics, units)
-    tu, xu = _uniform(t, x, m.dt, irregular, float(t[0]), float(t[-1]))
-    base = window_mean(tu, xu, t0 - 5.0, t0)
-    sel = (tu >= t0) & (tu < t1)
-    dev = xu[sel] - base
-    n = int(pulses.size)
-    metrics["n_events"] = n
-    metrics["mean_rate_hz"] = n / ((t1 - t0) / 1000.0)
-    metrics["mean_response"] = float(dev.mean()) if dev.size else float("nan")
-    metrics["peak"] = float(np.max(np.abs(dev))) if dev.size else float("nan")
-    amps = np.empty(0)
-    if n:
-        method = m.amplitude_method
-        if method == "deconvolve" and kern is None:
-            method = "prepulse"
-        amps = pulse_amplitudes(tu, xu, pulses, method=method, kernel=kern,
-                                netcon_delay_ms=float(out.get("delay_ms", 0.0)))
-    nan = float("nan")
-    mean = float(amps.mean()) if n else nan
-    metrics["amplitude_mean"] = mean
-    metrics["amplitude_cv"] = float(amps.std() / mean) if n and mean != 0 else nan
-    n_last = max(1, math.ceil(0.2 * n))
-    metrics["steady_state_ratio"] = float(amps[-n_last:].mean() / amps[0]) if n and amps[0] != 0 else nan
-    metrics["amplitudes"] = [float(a) for a in amps]
-    units.update({"n_events": "1", "mean_rate_hz": "Hz", "mean_response": unit, "peak": unit,
-                  "amplitude_mean": unit, "amplitude_cv": "1", "steady_state_ratio": "1", "amplitudes": unit})
-    return {"metrics": metrics, "units": units, "kernel": kernel}
-
-
 def _netcons_to(syn: Any) -> int:
     from .context import neuron_h
 
@@ -942,95 +603,3 @@ def count_clamps_job(ctx: Any) -> dict:
 
     h = neuron_h()
     return {name: int(h.List(name).count()) for name in ("SEClamp", "VClamp", "IClamp")}
-
-
-# --- gap junctions ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class GapSpec:
-    """Two cells coupled at their somata by a gap junction of conductance ``g_uS`` (µS).
-
-    ``cell1`` / ``cell2``: CellType or picklable builder functions. ``mechanism``: the
-    gap-junction POINT_PROCESS (``Gap``: ``g`` in µS, ``vgap`` the partner's v); None uses
-    a built-in pair of linked ``g·(v - v_other)`` currents.
-    """
-
-    label: str
-    cell1: Any
-    cell2: Any
-    mechanisms_dir: Path | None = None
-    mechanism: str | None = "Gap"
-
-
-class _GapModel:
-    def __init__(self, ctx: Any, spec: GapSpec):
-        from . import cells
-        from .context import neuron_h
-
-        h = neuron_h()
-
-        def build(c: Any, name: str) -> Any:
-            if callable(c):
-                from bmtool_lab.model.cell_types import CellType
-
-                return cells.CellHandle.from_hoc_object(CellType(name=name), c())
-            return cells.build_cell(c)
-
-        _load_mechanisms(ctx, spec.mechanisms_dir)
-        self.c1, self.c2 = build(spec.cell1, "cell1"), build(spec.cell2, "cell2")
-        _load_mechanisms(ctx, spec.mechanisms_dir)
-        mech = spec.mechanism
-        if mech is None or mech not in _point_processes():
-            raise SimError("mechanisms", f"gap junction mechanism {mech!r} is not loaded (a POINT_PROCESS with g "
-                                         "and vgap, like the example's gap.mod)")
-        s1, s2 = self.c1.seg("soma"), self.c2.seg("soma")
-        self.g1 = getattr(h, mech)(s1)
-        self.g2 = getattr(h, mech)(s2)
-        # link each side's vgap to the other cell's v, as BioNet does (ParallelContext transfer)
-        self.pc = h.ParallelContext()
-        base = 10_000_000 + 2 * (id(self) % 1_000_000)  # ids unique to this pair
-        self.pc.source_var(s1._ref_v, base, sec=s1.sec)
-        self.pc.source_var(s2._ref_v, base + 1, sec=s2.sec)
-        self.pc.target_var(self.g1, self.g1._ref_vgap, base + 1)
-        self.pc.target_var(self.g2, self.g2._ref_vgap, base)
-        self.pc.setup_transfer()
-
-    def delete(self) -> None:
-        self.pc.gid_clear()  # drops the transfer sources/targets
-        self.g1 = self.g2 = None
-        self.c1.delete()
-        self.c2.delete()
-
-
-def gap_junction_job(ctx: Any, spec: GapSpec, g_uS: float, amp_nA: float = -0.1, delay_ms: float = 200.0,
-                     dur_ms: float = 400.0, tail_ms: float = 100.0, celsius: float = 34.0, v_init: float = -70.0,
-                     cvode: bool = True) -> dict:
-    """Inject a current step into cell 1 and record both somata; coupling coefficient ΔV2/ΔV1.
-
-    ΔV = mean v over the last 10 % of the step minus mean v over the 50 ms before it (mV).
-    """
-    from . import protocol
-
-    if not (math.isfinite(g_uS) and g_uS >= 0):
-        raise SimError("model", f"gap conductance must be a finite value >= 0 µS, got {g_uS!r}")
-    model: _GapModel = ctx.model(("gap", spec), lambda: _GapModel(ctx, spec))
-    model.g1.g = model.g2.g = float(g_uS)
-    stim = protocol.iclamp(model.c1.seg("soma"), amp_nA, delay_ms, dur_ms)
-    rec = protocol.Recorder().record_v("v1", model.c1.seg("soma")).record_v("v2", model.c2.seg("soma"))
-    settings = protocol.SimSettings(tstop=delay_ms + dur_ms + tail_ms, celsius=celsius, v_init=v_init, cvode=cvode)
-    t0 = time.perf_counter()
-    tr = protocol.simulate(settings, rec)
-    sim_ms = (time.perf_counter() - t0) * 1e3
-    del stim
-    t = tr.t.astype(np.float64)
-
-    def delta(v: np.ndarray) -> float:
-        v = v.astype(np.float64)
-        tu = np.arange(t[0], t[-1], 0.025)
-        vu = np.interp(tu, t, v)
-        pre = vu[(tu >= delay_ms - 50.0) & (tu < delay_ms)].mean()
-        ss = vu[(tu >= delay_ms + 0.9 * dur_ms) & (tu < delay_ms + dur_ms)].mean()
-        return float(ss - pre)
-
-    dv1, dv2 = delta(tr["v1"]), delta(tr["v2"])
-    return {"t": t, "traces": {"v1": tr["v1"], "v2": tr["v2"]}, "dv1_mV": dv1, "dv2_mV": dv2,
-            "coupling_coefficient": dv2 / dv1 if dv1 != 0 else float("nan"), "sim_ms": sim_ms}

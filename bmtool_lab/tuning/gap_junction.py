@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bmtool_lab.sim.synapse_jobs import GapSpec, gap_junction_job
+from bmtool_lab.sim.gap_jobs import GapSpec, gap_junction_job
 from bmtool_lab.tuning.synapse import TunerError, _cell_from_template
 
 __all__ = ["GapJunctionResult", "GapJunctionTuner"]
