@@ -57,7 +57,24 @@ def write_run_config(model_config: Path, run_dir: Path, tstop_ms: float | None =
     if not doc.get("inputs"):
         raise SimError("model", f"{model_config} has no inputs: the network would sit at rest (add a spike, "
                                 "current-clamp or Poisson input to 'inputs')")
-    for name, spec in doc["inputs"].items():
+    set_run_output(doc, run_dir, tstop_ms)
+    # Progress, the live raster and a stop happen at BioNet's block ends (bmtk's examples use
+    # 5000 steps: 125 ms at dt 0.025), so blocks are at most LIVE_BLOCK_STEPS. Blocks only chunk
+    # the output writes: the spikes and reports are the same.
+    run = doc.setdefault("run", {})
+    run["nsteps_block"] = min(int(run.get("nsteps_block") or LIVE_BLOCK_STEPS), LIVE_BLOCK_STEPS)
+    if overlay:
+        doc["components"]["synaptic_models_dir"] = str(_overlay_dir(doc, run_dir, overlay))
+    path = run_dir / RUN_CONFIG_NAME
+    path.write_text(json.dumps(doc, indent=1))
+    return path
+
+
+def set_run_output(doc: dict, run_dir: Path, tstop_ms: float | None) -> None:
+    """In a resolved config: the inputs' files exist (SimError naming the one that does not), the
+    output goes to ``run_dir/output`` (spikes and log files by their own names) and ``tstop`` is
+    ``tstop_ms`` (when given)."""
+    for name, spec in (doc.get("inputs") or {}).items():
         f = spec.get("input_file")
         if f and not Path(f).exists():
             raise SimError("model", f"input {name!r} names {f}, which does not exist")
@@ -70,16 +87,6 @@ def write_run_config(model_config: Path, run_dir: Path, tstop_ms: float | None =
     doc["output"] = output
     if tstop_ms is not None:
         doc.setdefault("run", {})["tstop"] = float(tstop_ms)
-    # Progress, the live raster and a stop happen at BioNet's block ends (bmtk's examples use
-    # 5000 steps: 125 ms at dt 0.025), so blocks are at most LIVE_BLOCK_STEPS. Blocks only chunk
-    # the output writes: the spikes and reports are the same.
-    run = doc.setdefault("run", {})
-    run["nsteps_block"] = min(int(run.get("nsteps_block") or LIVE_BLOCK_STEPS), LIVE_BLOCK_STEPS)
-    if overlay:
-        doc["components"]["synaptic_models_dir"] = str(_overlay_dir(doc, run_dir, overlay))
-    path = run_dir / RUN_CONFIG_NAME
-    path.write_text(json.dumps(doc, indent=1))
-    return path
 
 
 def _overlay_dir(doc: dict, run_dir: Path, overlay: dict[Path, dict]) -> Path:

@@ -123,6 +123,16 @@ class NetworkRun:
 class NetworkSimulation(ShowsDashboard):
     """BioNet runs of a model's simulation config (see the module docstring)."""
 
+    def __new__(cls, config: str | Path | ModelConfig | None = None, *args: Any, **kwargs: Any) -> Any:
+        if cls is NetworkSimulation and config is not None:  # a PointNet (NEST) model: bmtk's PointNet
+            from bmtool_lab.model.pointnet import is_pointnet_config
+
+            if is_pointnet_config(config):
+                from bmtool_lab.tuning.pointnet_network import PointNetworkSimulation
+
+                cls = PointNetworkSimulation
+        return super().__new__(cls)
+
     def __init__(self, config: str | Path | ModelConfig) -> None:
         self.config = config if isinstance(config, ModelConfig) else load_config(config)
         #: what the model check found (bmtool_lab.model.check)

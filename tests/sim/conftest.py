@@ -174,3 +174,14 @@ def segv_mod_dir(tmp_path_factory) -> Path:
     (folder / "segv.mod").write_text(SEGV_MOD)
     compile_mechanisms(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def pointnet(tmp_path_factory) -> Path:
+    """The bmtk-built PointNet (NEST) network of pointnet_factory.py: its simulation config."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from pointnet_factory import build_pointnet_network
+
+    return build_pointnet_network(tmp_path_factory.mktemp("pointnet"))

@@ -18,12 +18,7 @@ pytest.importorskip("nest", reason="NEST is an optional extra: pip install 'bmto
 pytestmark = pytest.mark.sim
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pointnet_factory import RUN_POINTNET, build_pointnet_network  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def pointnet(tmp_path_factory) -> Path:
-    return build_pointnet_network(tmp_path_factory.mktemp("pointnet"))
+from pointnet_factory import RUN_POINTNET  # noqa: E402
 
 
 @pytest.fixture(scope="module")

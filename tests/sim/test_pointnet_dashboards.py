@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,13 +14,6 @@ pytest.importorskip("nest", reason="NEST is an optional extra: pip install 'bmto
 pytest.importorskip("ipywidgets")
 pytestmark = pytest.mark.sim
 
-sys.path.insert(0, str(Path(__file__).parent))
-from pointnet_factory import build_pointnet_network  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def pointnet(tmp_path_factory) -> Path:
-    return build_pointnet_network(tmp_path_factory.mktemp("pointnet_dash"))
 
 
 class Results:
