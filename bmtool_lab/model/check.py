@@ -86,7 +86,7 @@ def check_model(config: ModelConfig | str | os.PathLike) -> list[str]:
                         f"synaptic_models_dir ({models_dir})")
     if cfg.mechanisms_dir is not None and Path(cfg.mechanisms_dir).exists():
         try:
-            from ..sim.mechanisms import mechanism_names
+            from .mod_files import mechanism_names
 
             defined = set(mechanism_names(cfg.mechanisms_dir))
         except Exception as err:

@@ -12,7 +12,7 @@ from typing import Any
 
 from .config import ModelConfig, load_config
 
-__all__ = ["PointNetUnavailable", "is_pointnet_config", "require_nest"]
+__all__ = ["PointNetUnavailable", "is_pointnet_config"]
 
 
 class PointNetUnavailable(ImportError):
@@ -35,11 +35,3 @@ def is_pointnet_config(config: ModelConfig | str | Path | Any) -> bool:
     except Exception:
         return False
     return bool(types) and all(ct.kind == "point" and (ct.model_template or "").startswith("nest:") for ct in types)
-
-
-def require_nest() -> None:
-    """Raise :class:`PointNetUnavailable` (with the install command) when NEST is missing."""
-    from bmtool_lab.sim.nest_jobs import NEST_INSTALL_HINT, nest_available
-
-    if not nest_available():
-        raise PointNetUnavailable(NEST_INSTALL_HINT)

@@ -98,7 +98,7 @@ def _initial_params(mechanism: str, mod_dirs: list[Path | None], param_names: se
     """
     if mechanism in _BUILTIN_INITIAL_PARAMS:
         return _BUILTIN_INITIAL_PARAMS[mechanism]
-    from .mechanisms import _COMMENT_RE, mechanism_names
+    from ..model.mod_files import _COMMENT_RE, mechanism_names
 
     path = None
     for d in mod_dirs:

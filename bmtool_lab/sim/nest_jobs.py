@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..model.pointnet import PointNetUnavailable
 from .errors import SimError
 
 __all__ = ["NEST_INSTALL_HINT", "PointCellSpec", "PointSynapseSpec", "describe_nest_job", "nest_available",
@@ -77,6 +78,13 @@ def nest_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("nest") is not None
+
+
+def require_nest() -> None:
+    """Raise :class:`~bmtool_lab.model.pointnet.PointNetUnavailable` (with the install command)
+    when NEST is missing."""
+    if not nest_available():
+        raise PointNetUnavailable(NEST_INSTALL_HINT)
 
 
 # --- specs (picklable, built in the kernel) -------------------------------------------------

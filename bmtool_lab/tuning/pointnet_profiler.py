@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from bmtool_lab.model.pointnet import require_nest
 from bmtool_lab.sim.errors import SimError
-from bmtool_lab.sim.nest_jobs import PointCellSpec, describe_nest_job, nest_step_job
+from bmtool_lab.sim.nest_jobs import PointCellSpec, describe_nest_job, nest_step_job, require_nest
 from bmtool_lab.tuning._own_dashboard import OwnDashboard
 from bmtool_lab.tuning.pointnet_synapse import point_cell_spec
 from bmtool_lab.tuning.synapse import TunerError

@@ -33,13 +33,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bmtool_lab.model.pointnet import require_nest
 from bmtool_lab.sim.nest_jobs import (
     EDGE_KEYS,
     PointCellSpec,
     PointSynapseSpec,
     describe_nest_job,
     nest_synapse_run_job,
+    require_nest,
 )
 from bmtool_lab.tuning._own_dashboard import OwnDashboard
 from bmtool_lab.tuning.synapse import (
