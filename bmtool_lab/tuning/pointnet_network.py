@@ -43,8 +43,8 @@ class PointNetworkSimulation(NetworkSimulation):
         ``tuners``: open PointSynapseTuners on this model, whose unsaved synapse parameters and
         cell what-ifs the run uses; ``overlay``: {synapse dynamics file: {key: value}} more.
         ``on_progress(t_ms, tstop_ms)`` is called when the run ends (PointNet simulates tstop
-        in one go), ``on_spikes(population, node_ids, t_ms)`` once per population with its
-        spikes; ``stop_event`` ends the child (no spikes kept).
+        in one go), ``on_spikes(populations, node_ids, t_ms)`` once with all spikes (arrays, one entry
+        per spike); ``stop_event`` ends the child (no spikes kept).
         """
         from bmtool_lab.sim.errors import SimError
         from bmtool_lab.sim.pointnet_run import run_pointnet
@@ -55,9 +55,9 @@ class PointNetworkSimulation(NetworkSimulation):
         res = run_pointnet(run_config, tstop_ms=tstop, stop=stop_event, timeout_s=timeout_s,
                            on_progress=None if on_progress is None else (lambda t: on_progress(t, tstop)))
         run = self._run_of(run_dir, tstop, changed, res, 1)
-        if on_spikes is not None and run.spikes_kept:
-            for pop, df in run.spikes.groupby("population", sort=True):
-                on_spikes(pop, df.node_id.to_numpy(), df.timestamp_ms.to_numpy())
+        if on_spikes is not None and run.spikes_kept and len(run.spikes):
+            sp = run.spikes
+            on_spikes(sp.population.to_numpy(dtype=object), sp.node_id.to_numpy(), sp.timestamp_ms.to_numpy())
         self.runs.append(run)
         return run
 

@@ -68,7 +68,7 @@ def test_unsaved_tuning_runs_on_an_overlay_and_the_model_is_untouched(sim, base,
         tuner.set_cell_params(tau_m=20.0)  # a slower LIF membrane: more summation, more spikes
         seen: dict = {}
         tuned = sim.run(tuners=[tuner], output_dir=tmp_path / "tuned",
-                        on_spikes=lambda pop, ids, t: seen.setdefault(pop, len(ids)))
+                        on_spikes=lambda pops, ids, t: seen.update(zip(*np.unique(pops, return_counts=True), strict=True)))
     finally:
         tuner.close()
     assert tuned.overlay == {"LIF2LIF.json": {"U": (0.45, 0.9), "u": (0.45, 0.9)},
@@ -101,3 +101,20 @@ def test_the_kernel_never_imports_nest_for_a_network_run(pointnet):
             "print(len(run.spikes) > 0, 'nest' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "True False", out.stderr[-2000:]
+
+
+def test_network_run_dashboard_on_a_pointnet_model(pointnet, plain):
+    pytest.importorskip("ipywidgets")
+    from bmtool_lab import NetworkSimulation
+
+    sim = NetworkSimulation(pointnet)
+    from bmtool_lab.widgets.registry import dashboard_widget
+
+    dash = dashboard_widget(sim)  # the BioNet runs' dashboard
+    dash.start()
+    run = dash.wait(timeout_s=300)
+    assert dash.error == "" and run is not None
+    times = np.frombuffer(dash.raster.times, np.float32)
+    assert times.size == len(plain)  # the raster is the run's spikes: the plain PointNet run's
+    np.testing.assert_allclose(np.sort(times), np.sort(plain.timestamp_ms.to_numpy()), atol=1e-4)
+    assert dash.raster.n_rows == 5 and dash.live_spikes == len(plain)
