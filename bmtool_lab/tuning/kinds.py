@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 __all__ = ["DashboardKind", "KINDS", "ShowsDashboard", "dashboard_of", "kind_of", "panel_kind",
-           "register_dashboard_builder", "view_of"]
+           "register_dashboard_builder", "variant_for", "view_of", "VARIANTS"]
 
 
 class DashboardKind(NamedTuple):
@@ -56,6 +56,33 @@ KINDS: tuple[DashboardKind, ...] = (
     DashboardKind("bmtool_lab.tuning.network_run:NetworkSimulation", "bmtool_lab.widgets.network_run:NetworkRunDashboard",
                   cache="_bmtool_lab_dashboard", panel="network", title="Network run", variable="sim"),
 )
+
+
+#: Controllers whose model may call for another class: base "module:Class" -> (predicate
+#: "module:function" of the config, variant "module:Class"). ``SynapseTuner(pointnet_config)``
+#: is a PointSynapseTuner. The variants subclass or stand in for the base, so the base names
+#: them here (loaded by name) instead of importing the module that imports it.
+VARIANTS: dict[str, tuple[str, str]] = {
+    "bmtool_lab.tuning.synapse:SynapseTuner":
+        ("bmtool_lab.model.pointnet:is_pointnet_config", "bmtool_lab.tuning.pointnet_synapse:PointSynapseTuner"),
+    "bmtool_lab.tuning.profiler:CellProfiler":
+        ("bmtool_lab.model.pointnet:is_pointnet_config", "bmtool_lab.tuning.pointnet_profiler:PointCellProfiler"),
+    "bmtool_lab.tuning.network_run:NetworkSimulation":
+        ("bmtool_lab.model.pointnet:is_pointnet_config", "bmtool_lab.tuning.pointnet_network:PointNetworkSimulation"),
+}
+
+
+def _load(ref: str) -> Any:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def variant_for(base: type, config: Any) -> type | None:
+    """The class a ``base(config, ...)`` call should make instead (None: ``base`` itself)."""
+    entry = VARIANTS.get(f"{base.__module__}:{base.__qualname__}")
+    if entry is None or config is None or not _load(entry[0])(config):
+        return None
+    return _load(entry[1])
 
 
 def kind_of(controller_or_class: Any) -> DashboardKind | None:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from bmtool_lab.model.check import check_model
 from bmtool_lab.model.config import ModelConfig, load_config
-from bmtool_lab.tuning.kinds import ShowsDashboard
+from bmtool_lab.tuning.kinds import ShowsDashboard, variant_for
 
 __all__ = ["NetworkSimulation", "NetworkRun"]
 
@@ -124,13 +124,8 @@ class NetworkSimulation(ShowsDashboard):
     """BioNet runs of a model's simulation config (see the module docstring)."""
 
     def __new__(cls, config: str | Path | ModelConfig | None = None, *args: Any, **kwargs: Any) -> Any:
-        if cls is NetworkSimulation and config is not None:  # a PointNet (NEST) model: bmtk's PointNet
-            from bmtool_lab.model.pointnet import is_pointnet_config
-
-            if is_pointnet_config(config):
-                from bmtool_lab.tuning.pointnet_network import PointNetworkSimulation
-
-                cls = PointNetworkSimulation
+        if cls is NetworkSimulation:  # a PointNet (NEST) model: bmtk's PointNet (tuning.kinds.VARIANTS)
+            cls = variant_for(NetworkSimulation, config) or cls
         return super().__new__(cls)
 
     def __init__(self, config: str | Path | ModelConfig) -> None:

@@ -9,7 +9,7 @@ and is counted in ``df.attrs["without_positions"]``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -18,8 +18,17 @@ from ..analysis.geometry import cell_axes
 from ..model.connection_types import group_attribute_for
 from ..model.sonata import AttributeNotFoundError, NodePopulation, SonataNetwork
 
-if TYPE_CHECKING:
-    from .connectivity import ConnectivityExplorer
+
+class ExplorerLike(Protocol):
+    """What the graph reads of a :class:`~bmtool_lab.tuning.connectivity.ConnectivityExplorer`
+    (typed here: the explorer imports this module)."""
+
+    def matrix_terms(self, metric: str = ..., **query: Any) -> dict[str, pd.DataFrame]: ...
+
+    def _selection(self, sources: Any, targets: Any) -> Any: ...
+
+    def _grouping(self, sel: Any, group_by: str | None) -> Any: ...
+
 
 __all__ = ["positions", "rotations", "graph", "ROTATION_ATTRIBUTES", "GRAPH_METRICS"]
 
@@ -109,7 +118,7 @@ def rotations(net: SonataNetwork, populations: str | Iterable[str] | None = None
     return df
 
 
-def _matrix_edges(explorer: ConnectivityExplorer, metric: str, kind: str, group_by: str | None,
+def _matrix_edges(explorer: ExplorerLike, metric: str, kind: str, group_by: str | None,
                   **query: Any) -> pd.DataFrame:
     terms = explorer.matrix_terms(metric, group_by=group_by, **query)
     value = terms["value"]
@@ -126,7 +135,7 @@ def _matrix_edges(explorer: ConnectivityExplorer, metric: str, kind: str, group_
     return out
 
 
-def graph(explorer: ConnectivityExplorer, group_by: str | None = "pop_name", metric: str = "total",
+def graph(explorer: ExplorerLike, group_by: str | None = "pop_name", metric: str = "total",
           **query: Any) -> pd.DataFrame:
     """Group → group edges with the metric's value: source, target, value, kind ("chemical" or
     "gap_junction"), pairs (connected pairs, for percent), and n_source / n_target (cells in
@@ -156,7 +165,7 @@ def graph(explorer: ConnectivityExplorer, group_by: str | None = "pop_name", met
     return edges
 
 
-def _group_sizes(explorer: ConnectivityExplorer, group_by: str | None, sources: Any, targets: Any) -> dict[Any, int]:
+def _group_sizes(explorer: ExplorerLike, group_by: str | None, sources: Any, targets: Any) -> dict[Any, int]:
     """Cells per group of the explorer's own grouping (the graph's node sizes)."""
     sel = explorer._selection(sources, targets)
     grp = explorer._grouping(sel, group_by)
