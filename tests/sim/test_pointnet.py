@@ -188,3 +188,19 @@ def test_fi_curve_is_the_same_on_one_worker_and_two(profiler):
     one = profiler.fi_curve(0, 1000, 50, n_chunks=1).table
     two = profiler.fi_curve(0, 1000, 50, n_chunks=2).table
     assert one.equals(two)
+
+
+def test_a_config_mixing_nest_and_bionet_cells_says_so(pointnet, tmp_path):
+    from bmtool_lab import CellProfiler, NetworkSimulation, SynapseTuner
+    from bmtool_lab.model.pointnet import MixedSimulatorConfig
+
+    root = tmp_path / "mixed"
+    shutil.copytree(pointnet.parent, root)
+    csv = root / "network" / "net_node_types.csv"
+    lines = csv.read_text().splitlines(keepends=True)
+    lines[-1] = lines[-1].replace("point_process", "biophysical").replace("nest:glif_psc", "hoc:Exc")
+    csv.write_text("".join(lines))
+    for controller in (SynapseTuner, CellProfiler, NetworkSimulation):
+        with pytest.raises(MixedSimulatorConfig, match=r"mixes NEST point neurons \(net:LIF \(nest:iaf_psc_alpha\)\)"
+                                                       r" with cells for BioNet/NEURON \(net:GLIF \(hoc:Exc\)\)"):
+            controller(root / "simulation_config.json")
