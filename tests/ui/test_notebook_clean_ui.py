@@ -37,7 +37,7 @@ def _write_as_saved_under(src: Path, dst: Path, version: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["quickstart.ipynb", "synapse_tuning.ipynb", "cell_profiling.ipynb",
-                                  "connectivity.ipynb", "network_run.ipynb"])
+                                  "connectivity.ipynb", "network_run.ipynb", "pointnet.ipynb"])
 def test_notebook_opens_clean(page, lab_server, name) -> None:
     open_notebook(page, lab_server, name)
     page.wait_for_timeout(1500)  # what JupyterLab writes on open (kernel info, cell ids) has landed
