@@ -10,6 +10,9 @@ tsodyks2_synapse onto iaf_psc_alpha, 8 pulses at 20 Hz + 4 recovery pulses after
                   NEST loop of the same protocol (two cells, parrots, multimeter; ResetKernel,
                   build, Simulate, read the events) in one process, with no metrics.
   slider.overhead_vs_bare           wall / bare - 1
+  dashboard.*     the same through the dashboard (headless ipywidgets): the U slider's value set →
+                  the trace panel holds the new trace (panel.version changes), median ms, and its
+                  ratio to the bare NEST loop
   fi.*            F–I of the LIF type (1000 ms steps, ``FI_PA`` steps) with PointCellProfiler on a
                   1-worker and a 2-worker LocalPool (one NEST run per chunk of steps).
   fi.speedup_2_vs_1_workers
@@ -97,6 +100,37 @@ def slider(config: Path, repeats: int) -> dict:
             "bare_nest_ms": round(bare, 2), "overhead_vs_bare": round(w / bare - 1.0, 3), "repeats": repeats}
 
 
+def dashboard(config: Path, repeats: int, bare_ms: float) -> dict:
+    import threading
+
+    from bmtool_lab import SynapseTuner
+
+    tuner = SynapseTuner(config, connection="LIF2LIF")
+    try:
+        dash = tuner.dashboard  # runs the first train (NEST imported in the worker)
+        idle = threading.Event()
+
+        def drawn(version: int, timeout_s: float = 120.0) -> None:
+            t_end = time.perf_counter() + timeout_s
+            while dash.panel.version == version or not dash.panel.status.startswith("done"):
+                if time.perf_counter() > t_end:
+                    raise RuntimeError(f"no trace: {dash.message.value}")
+                idle.wait(0.002)
+
+        drawn(0)
+        times = []
+        for i in range(repeats):
+            version = dash.panel.version
+            t = time.perf_counter()
+            dash._controls["U"].slider.value = 0.3 + 0.01 * (i % 20)
+            drawn(version)
+            times.append((time.perf_counter() - t) * 1e3)
+    finally:
+        tuner.close()
+    m = _median(times)
+    return {"slider_to_trace_ms": m, "vs_bare": round(m / bare_ms, 3), "repeats": repeats}
+
+
 def fi(config: Path, repeats: int, sizes: list[str]) -> dict:
     from bmtool_lab.sim.executor import LocalPool
     from bmtool_lab.tuning.pointnet_profiler import PointCellProfiler
@@ -128,8 +162,9 @@ def main() -> None:
     repeats = 5 if quick else 20
     with tempfile.TemporaryDirectory(prefix="bench_pointnet_") as tmp:
         config = build_pointnet_network(tmp)
-        result = {"bench": "pointnet", "quick": quick, "slider": slider(config, repeats),
-                  "fi": fi(config, 3 if quick else 7, ["small"] if quick else ["small", "large"])}
+        result = {"bench": "pointnet", "quick": quick, "slider": slider(config, repeats)}
+        result["dashboard"] = dashboard(config, repeats, result["slider"]["bare_nest_ms"])
+        result["fi"] = fi(config, 3 if quick else 7, ["small"] if quick else ["small", "large"])
     from importlib.metadata import version
 
     result["nest_simulator"] = version("nest-simulator")

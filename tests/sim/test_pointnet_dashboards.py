@@ -145,3 +145,22 @@ def test_profiler_dashboard_on_a_pointnet_config(pointnet):
     rheo = 9.43 * (-51.68 + 78.85)  # g·(V_th - E_L)
     assert rheo <= dash.measured["net:GLIF"]["rheobase_pA"] <= rheo + 1.0 + 1e-6
     assert "data-metric='rheobase_pA'" in dash.numbers.value
+
+
+def test_a_bionet_and_a_pointnet_tuner_side_by_side(pointnet, example_config):
+    from bmtool_lab import SynapseTuner
+    from bmtool_lab.tuning.pointnet_synapse import PointSynapseTuner
+
+    point = SynapseTuner(pointnet, connection="LIF2LIF")
+    bionet = SynapseTuner(example_config, connection="Exc2PV")
+    try:
+        assert isinstance(point, PointSynapseTuner) and not isinstance(bionet, PointSynapseTuner)
+        assert point.worker.pid != bionet.worker.pid
+        pd, bd = point.dashboard, bionet.widget  # both dashboards at once
+        assert bd is not pd.box and "tsodyks2_synapse" in pd.info.value
+        a, b = point.run_train(freq=20), bionet.run_train(freq=20)
+        assert a.traces["v_soma"].size and b.metrics["amplitude"] > 0
+        assert point.run_train(freq=20).metrics["simple_ppr"] == pytest.approx(a.metrics["simple_ppr"])
+    finally:
+        point.close()
+        bionet.close()
