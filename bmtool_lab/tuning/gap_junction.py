@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from bmtool_lab.sim.gap_jobs import GapSpec, gap_junction_job
-from bmtool_lab.tuning.synapse import TunerError, _cell_from_template
+from bmtool_lab.tuning.synapse_model import _cell_from_template
+from bmtool_lab.tuning.synapse_protocol import TunerError
 
 __all__ = ["GapJunctionResult", "GapJunctionTuner"]
 
