@@ -278,8 +278,24 @@ def _drive(nest: Any, post: Any, times: np.ndarray, syn_spec: dict[str, Any], dt
     except Exception as exc:
         if _is_nest_error(exc):
             shown = {k: v for k, v in syn_spec.items() if k != "synapse_model"}
-            raise _nest_error(exc, f"the synapse of {label} ({syn_spec['synapse_model']} with {shown})") from None
+            err = _nest_error(exc, f"the synapse of {label} ({syn_spec['synapse_model']} with {shown})")
+            if "ReceptorType" in type(exc).__name__:
+                raise SimError("model", err.message + _receptor_hint(post)) from None
+            raise err from None
         raise
+
+
+def _receptor_hint(post: Any) -> str:
+    """What receptor_type the post cell takes (its receptor_types, or the ports of glif_psc's tau_syn)."""
+    status = post.get()
+    ports = status.get("receptor_types")
+    if ports:
+        allowed = ", ".join(f"{v} ({k})" for k, v in dict(ports).items())
+    elif status.get("tau_syn") is not None and np.size(status["tau_syn"]):  # glif_psc: one port per tau_syn
+        allowed = ", ".join(str(i + 1) for i in range(int(np.size(status["tau_syn"]))))
+    else:
+        return " The post cell has no receptor ports: leave receptor_type out of the edge type's dynamics JSON."
+    return f" Set receptor_type in the edge type's dynamics JSON to one of the post cell's ports: {allowed}."
 
 
 def _record(nest: Any, mm: Any, node: Any, keys: dict[str, str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -204,3 +204,30 @@ def test_a_config_mixing_nest_and_bionet_cells_says_so(pointnet, tmp_path):
         with pytest.raises(MixedSimulatorConfig, match=r"mixes NEST point neurons \(net:LIF \(nest:iaf_psc_alpha\)\)"
                                                        r" with cells for BioNet/NEURON \(net:GLIF \(hoc:Exc\)\)"):
             controller(root / "simulation_config.json")
+
+
+@pytest.mark.parametrize("edge,receptor,says", [
+    ("LIF2LIF", 3, "Receptor type 3 is not available in iaf_psc_alpha. The post cell has no receptor ports"),
+    ("input2GLIF", None, "Receptor type 0 in glif_psc does not accept SpikeEvent. Set receptor_type in the edge "
+                         "type's dynamics JSON to one of the post cell's ports: 1."),
+])
+def test_a_synapse_the_target_cannot_receive_says_which_ports_it_has(pointnet, tmp_path, edge, receptor, says):
+    from bmtool_lab import SynapseTuner
+
+    root = tmp_path / "ports"
+    shutil.copytree(pointnet.parent, root)
+    path = root / "components" / "synaptic_models" / f"{edge}.json"
+    params = json.loads(path.read_text())
+    params.pop("receptor_type", None)
+    if receptor is not None:
+        params["receptor_type"] = receptor
+    path.write_text(json.dumps(params))
+    t = SynapseTuner(root / "simulation_config.json", connection=edge)
+    try:
+        pid = t.worker.pid
+        with pytest.raises(SimError) as err:
+            t.run_single()
+        assert err.value.kind == "model" and says in err.value.message
+        assert t.worker.pid == pid  # the worker carries on
+    finally:
+        t.close()
