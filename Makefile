@@ -19,6 +19,7 @@ test: setup
 
 lint:
 	$(PY) -m ruff check bmtool_lab tests benchmarks
+	PATH=$(dir $(PY)):$$PATH npm run lint
 
 bench: setup
 	$(PY) benchmarks/run.py
