@@ -14,7 +14,7 @@ prof.profile_all()               # one row per cell type
 prof                             # in a notebook: the dashboard
 ```
 
-Definitions: ``reference/metrics.md`` §3 and :mod:`bmtool_lab.analysis`. NEURON runs in worker
+Definitions: ``docs/metrics.md`` §3 and :mod:`bmtool_lab.analysis`. NEURON runs in worker
 processes only: single runs on this profiler's own worker (the cell is built once and parameter
 changes are applied per run), F–I steps and ``profile_all`` in parallel on the engine's sweep
 executor (the shared local pool unless ``executor=`` names another, e.g. a Dask client).
@@ -26,32 +26,30 @@ bmtool's pA convention by default (``unit="nA"`` to pass nA).
 from __future__ import annotations
 
 import json as _json
-import math
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..analysis.fi import RheobaseSearch
 from ..model.cell_types import CellType, find_cell_type, hoc_templates_in, list_cell_types
 from ..model.check import check_model
 from ..model.config import ModelConfig, load_config
 from ..sim import profiler_jobs as jobs
 from ..sim.errors import SimError
-from ..sim.executor import Feed
 from ..sim.protocol import SimSettings
 from ._events import Listener, Listeners
 from .kinds import ShowsDashboard, dashboard_of
+from .profiler_fi import FIFeed, bracket
+from .profiler_params import CellParams
+from .profiler_results import ClampProfile, FICurve, PassiveProfile, ZapProfile
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-
-    from ..analysis.passive import PassiveResult
 
 __all__ = ["CellProfiler", "ClampProfile", "FICurve", "PassiveProfile", "ZapProfile", "PROFILE_COLUMNS"]
 
@@ -67,216 +65,8 @@ ITEM_TIMEOUT_S = 600.0
 _BMTK_ALLEN_MODS = ("utils", "scripts", "bionet", "mechanisms", "modfiles")
 
 
-# --- results ----------------------------------------------------------------------------------
-@dataclass
-class PassiveProfile:
-    """A passive step: the trace (ms, mV) and its :class:`~bmtool_lab.analysis.passive.PassiveResult`."""
-
-    cell: str
-    amp_nA: float
-    t_on_ms: float
-    t_off_ms: float
-    t_ms: np.ndarray = field(repr=False)
-    v_mV: np.ndarray = field(repr=False)
-    result: PassiveResult = field(repr=False)
-    solve_ms: float = float("nan")
-
-    v_rest_mV = property(lambda self: self.result.v_rest_mV)
-    r_in_MOhm = property(lambda self: self.result.r_in_MOhm)
-    tau_ms = property(lambda self: self.result.tau_ms)
-    sag_ratio = property(lambda self: self.result.sag_ratio)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Scalars: cell, step (nA, ms) and every passive property (units in the key names)."""
-        return {"cell": self.cell, "amp_nA": self.amp_nA, "t_on_ms": self.t_on_ms, "t_off_ms": self.t_off_ms,
-                **self.result.to_dict(), "tau_method": self.result.tau_method,
-                "warnings": list(self.result.warnings)}
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """Why these numbers are not passive properties of a cell at rest (empty: they are)."""
-        return self.result.warnings
-
-    @property
-    def table(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame([self.to_dict()])
-
-    def fit_curve(self) -> np.ndarray:
-        """The fitted charging curve on ``t_ms`` (mV), for drawing dashed over the trace.
-
-        Inside the fitted stretch it is the fit; before the step it is V_rest; from the end of
-        the fit to the end of the step it holds the fitted level (a sag shows as the trace
-        leaving it); after the step it relaxes back to V_rest with the fitted tau.
-        """
-        r, t = self.result, self.t_ms.astype(np.float64)
-        ft, fv = np.asarray(r.fit_t_ms, float), np.asarray(r.fit_v_mV, float)
-        if ft.size < 2 or not np.all(np.isfinite(fv)):
-            return np.full(t.size, r.v_rest_mV)
-        out = np.interp(t, ft, fv)
-        out[t < self.t_on_ms] = r.v_rest_mV
-        after = t > self.t_off_ms
-        v_off = float(np.interp(self.t_off_ms, ft, fv))
-        tau = r.tau_ms if np.isfinite(r.tau_ms) and r.tau_ms > 0 else 1.0
-        out[after] = r.v_rest_mV + (v_off - r.v_rest_mV) * np.exp(-(t[after] - self.t_off_ms) / tau)
-        return out
-
-
-@dataclass
-class ClampProfile:
-    """A current-clamp step: trace (ms, mV), spike times (ms), rate in the step (Hz), eFEL features."""
-
-    cell: str
-    amp_nA: float
-    t_on_ms: float
-    t_off_ms: float
-    t_ms: np.ndarray = field(repr=False)
-    v_mV: np.ndarray = field(repr=False)
-    spike_times_ms: np.ndarray = field(repr=False)
-    n_spikes: int = 0
-    rate_hz: float = 0.0
-    features: dict[str, float] = field(default_factory=dict)
-    solve_ms: float = float("nan")
-    #: why the run cannot be measured (numerically unstable), "" when it can
-    unstable: str = ""
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        return (self.unstable,) if self.unstable else ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"cell": self.cell, "amp_nA": self.amp_nA, "t_on_ms": self.t_on_ms, "t_off_ms": self.t_off_ms,
-                "n_spikes": self.n_spikes, "rate_Hz": self.rate_hz, **self.features, "warnings": list(self.warnings),
-                "spike_times_ms": [float(s) for s in self.spike_times_ms]}
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """One row per spike feature: feature, value (units in the feature names)."""
-        import pandas as pd
-
-        rows = {"n_spikes": self.n_spikes, "rate_Hz": self.rate_hz, **self.features}
-        return pd.DataFrame({"feature": list(rows), "value": [float(v) for v in rows.values()]})
-
-
-@dataclass
-class FICurve:
-    """An F–I curve: rates (Hz, spikes in the step / step duration) at inclusive current steps.
-
-    ``table`` has current_nA, current_pA, rate_Hz, n_spikes (NaN rows are steps not finished
-    yet); ``rheobase_nA`` is the bisection result (NaN when not computed or no step spiked).
-    """
-
-    cell: str
-    currents_nA: np.ndarray
-    t_on_ms: float
-    t_off_ms: float
-    rates_hz: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
-    n_spikes: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
-    traces: list[tuple[np.ndarray, np.ndarray] | None] = field(repr=False, default_factory=list)
-    errors: dict[int, SimError] = field(repr=False, default_factory=dict)
-    #: steps whose run was numerically unstable (|v| > 200 mV or NaN): why; rate and count not given
-    unstable: dict[int, str] = field(repr=False, default_factory=dict)
-    rheobase_nA: float = float("nan")
-    wall_ms: float = float("nan")  # the sweep in the kernel, rheobase search included
-    solve_ms: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]  # NEURON, per step
-
-    def __post_init__(self) -> None:
-        n = self.currents_nA.size
-        if self.solve_ms is None:
-            self.solve_ms = np.full(n, np.nan)
-        if self.rates_hz is None:
-            self.rates_hz = np.full(n, np.nan)
-        if self.n_spikes is None:
-            self.n_spikes = np.full(n, -1, dtype=int)
-        if not self.traces:
-            self.traces = [None] * n
-
-    @property
-    def done(self) -> np.ndarray:
-        """Which steps have a result."""
-        return self.n_spikes >= 0
-
-    @property
-    def finished(self) -> np.ndarray:
-        """Which steps have run: measured, or found numerically unstable (progress counts both)."""
-        return self.n_spikes != -1
-
-    @property
-    def table(self) -> pd.DataFrame:
-        import pandas as pd
-
-        n = np.where(self.done, self.n_spikes, np.nan)
-        df = pd.DataFrame({"current_nA": self.currents_nA, "current_pA": self.currents_nA * 1e3,
-                           "rate_Hz": self.rates_hz, "n_spikes": pd.array(n, dtype="Int64")})
-        if self.unstable:
-            df["unstable"] = [self.unstable.get(i, "") for i in range(len(df))]
-        return df
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """One line per numerically unstable step (shown by the dashboard and the CLI)."""
-        return tuple(f"{self.currents_nA[i] * 1e3:g} pA: {msg}" for i, msg in sorted(self.unstable.items()))
-
-    @property
-    def max_rate_hz(self) -> float:
-        return float(np.nanmax(self.rates_hz)) if np.any(self.done) else float("nan")
-
-    def trace(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Step ``i``'s trace (ms, mV); KeyError when it was not kept or has not finished."""
-        tr = self.traces[i]
-        if tr is None:
-            raise KeyError(f"no trace for step {i} (not finished, failed, or keep_traces=False)")
-        return tr
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"cell": self.cell, "t_on_ms": self.t_on_ms, "t_off_ms": self.t_off_ms,
-                "rheobase_nA": self.rheobase_nA, "max_rate_Hz": self.max_rate_hz, "warnings": list(self.warnings),
-                "steps": self.table.astype(object).where(self.table.notna(), None).to_dict("records")}
-
-
-@dataclass
-class ZapProfile:
-    """An impedance profile from a chirp: |Z| (MΩ) and phase (rad) vs frequency (Hz)."""
-
-    cell: str
-    f0_hz: float
-    f1_hz: float
-    kind: str
-    freq_hz: np.ndarray = field(repr=False)
-    z_mag_MOhm: np.ndarray = field(repr=False)
-    phase_rad: np.ndarray = field(repr=False)
-    resonance_hz: float = float("nan")
-    q_factor: float = float("nan")
-    t_ms: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
-    v_mV: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
-    i_nA: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
-    solve_ms: float = float("nan")  # NEURON's run in the worker
-    job_ms: float = float("nan")  # the whole job in the worker (chirp, run, FFT, envelope)
-    total_ms: float = float("nan")  # kernel wall time, transfer included
-
-    @property
-    def table(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame({"freq_Hz": self.freq_hz, "z_MOhm": self.z_mag_MOhm, "phase_rad": self.phase_rad})
-
-    @property
-    def resonant(self) -> bool:
-        """Whether the impedance peak is a resonance (``analysis.impedance.is_resonant``)."""
-        from ..analysis.impedance import is_resonant
-
-        return self.freq_hz.size > 0 and is_resonant(self.resonance_hz, self.q_factor, float(self.freq_hz[0]))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"cell": self.cell, "f0_Hz": self.f0_hz, "f1_Hz": self.f1_hz, "kind": self.kind,
-                "resonance_Hz": self.resonance_hz, "q_factor": self.q_factor, "resonant": self.resonant,
-                "freq_Hz": self.freq_hz.tolist(), "z_MOhm": self.z_mag_MOhm.tolist(),
-                "phase_rad": self.phase_rad.tolist()}
-
-
 # --- the controller ---------------------------------------------------------------------------
-class CellProfiler(ShowsDashboard):
+class CellProfiler(CellParams, ShowsDashboard):
     """Profile the cell types of a model (see the module docstring for the three ways to give one).
 
     Parameters
@@ -622,7 +412,7 @@ class CellProfiler(ShowsDashboard):
             if on_result is not None:
                 on_result(i, curve)
 
-        feed = _FIFeed(curve, [dict(kw, amp_nA=float(a), keep_trace=keep_traces) for a in currents], took,
+        feed = FIFeed(curve, [dict(kw, amp_nA=float(a), keep_trace=keep_traces) for a in currents], took,
                        res_nA if rheobase else None, ex.n_workers)
         ex.run_feed(jobs.fi_step_job, feed, timeout=ITEM_TIMEOUT_S, stop=stop_event)
         if curve.errors:
@@ -637,7 +427,7 @@ class CellProfiler(ShowsDashboard):
     @staticmethod
     def _bracket(currents: np.ndarray, n_spikes: np.ndarray) -> tuple[float, float] | float | None:
         """(silent, spiking) currents around the threshold; a number when no search is needed."""
-        return _bracket(currents, n_spikes)
+        return bracket(currents, n_spikes)
 
     # --- all cell types -----------------------------------------------------------------------
     def profile_all(self, cells: Sequence[str] | None = None, *, passive_amp_nA: float = -0.05,
@@ -727,120 +517,6 @@ class CellProfiler(ShowsDashboard):
                         fi_dur_ms=fi_dur_ms, zap=zap_kw if zap is not False else None, resonant=resonant)
         return df
 
-    # --- cell parameters (what-ifs) -----------------------------------------------------------
-    def describe(self, cell: str | None = None) -> dict:
-        """Sections and what-if parameters of a cell with the template's values (cached)."""
-        name = self._resolve(cell)
-        if name not in self._descriptions:
-            self._check_mechanisms(name)
-            self._descriptions[name] = self.worker.call(jobs.describe_cell_job, cell_type=self._by_name[name])
-        return self._descriptions[name]
-
-    def parameters(self, cell: str | None = None) -> pd.DataFrame:
-        """Every what-if parameter: section group, name, template value, current value, changed."""
-        import pandas as pd
-
-        name = self._resolve(cell)
-        desc, changes = self.describe(name), self.cell_params(name)
-        rows = []
-        for base, group in desc["groups"].items():
-            for pname, default in group["params"].items():
-                value = changes.get(base, {}).get(pname, default)
-                rows.append({"section": base, "name": pname, "template_value": default, "value": value,
-                             "changed": value != default, "unit": _unit(pname)})
-        return pd.DataFrame(rows)
-
-    def cell_params(self, cell: str | None = None) -> dict[str, dict[str, float]]:
-        """The parameter changes in effect for a cell ({section: {name: value}}; a copy)."""
-        return {k: dict(v) for k, v in self._params.get(self._resolve(cell), {}).items()}
-
-    @property
-    def changed_params(self) -> dict[str, dict[str, float]]:
-        """The current cell's parameter changes."""
-        return self.cell_params()
-
-    def set_cell_params(self, params: dict[str, dict[str, float | None]], *, cell: str | None = None,
-                        replace: bool = False) -> dict[str, dict[str, float]]:
-        """Change cell parameters for the following runs: ``{section: {name: value}}``.
-
-        A section key is a base name (``"dend"``: all dend sections), one section
-        (``"dend[2]"``) or ``"all"``; names are ``cm`` (µF/cm²), ``Ra`` (Ω·cm), conductances
-        ``g*_<mech>`` (S/cm²) and ``e_pas`` (mV). A value of None drops the change. Merged into
-        the existing changes unless ``replace``. Returns the changes now in effect.
-        """
-        name = self._resolve(cell)
-        desc = self.describe(name)
-        current = {} if replace else self.cell_params(name)
-        for key, values in params.items():
-            allowed = self._allowed(desc, key)
-            for pname, value in values.items():
-                if pname not in allowed:
-                    raise KeyError(f"{name}: {key!r} has no parameter {pname!r}; it has: {', '.join(sorted(allowed))}")
-                if value is None:
-                    current.get(key, {}).pop(pname, None)
-                    continue
-                value = float(value)
-                if not math.isfinite(value) or (pname in ("cm", "Ra") and value <= 0) or \
-                        (pname.startswith("g") and value < 0):
-                    raise ValueError(f"{name}: {key}.{pname} = {value} is not allowed "
-                                     "(finite; cm, Ra > 0; conductances >= 0)")
-                current.setdefault(key, {})[pname] = value
-        self._params[name] = {k: v for k, v in current.items() if v}
-        self._listeners.emit("params", name)
-        return self.cell_params(name)
-
-    @staticmethod
-    def _allowed(desc: dict, key: str) -> set[str]:
-        groups = desc["groups"]
-        if key == "all":
-            sets = [set(g["params"]) for g in groups.values()]
-            return set.intersection(*sets) if sets else set()
-        base = key.split("[", 1)[0]
-        if base not in groups or (key != base and key not in desc["sections"]):
-            raise KeyError(f"no section {key!r}; sections: {', '.join(groups)} ({', '.join(desc['sections'][:12])}"
-                           f"{'…' if len(desc['sections']) > 12 else ''}) or 'all'")
-        return set(groups[base]["params"])
-
-    def unsaved_cell_params(self) -> list[dict[str, Any]]:
-        """Every cell type's what-ifs in effect, for a network run (NetworkSimulation.run(tuners=
-        [profiler])): {"cell", "population", "node_type_id", "params" {section: {name: value}},
-        "template" (the template's values of those parameters)}."""
-        out = []
-        for name in self._params:
-            params = self.cell_params(name)
-            if not params:
-                continue
-            ct = self._by_name[name]
-            out.append({"cell": name, "population": ct.population, "node_type_id": ct.node_type_id,
-                        "params": params, "template": self._template_values(name, params)})
-        return out
-
-    def _template_values(self, name: str, changes: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
-        """The template's values of the parameters ``changes`` sets (None where not described)."""
-        groups = self._descriptions.get(name, {"groups": {}})["groups"]
-        return {key: {p: groups.get(key.split("[", 1)[0], {}).get("params", {}).get(p) for p in vals}
-                for key, vals in changes.items()}
-
-    def reset_cell_params(self, cell: str | None = None) -> None:
-        """Back to the template's values for a cell."""
-        self._params.pop(self._resolve(cell), None)
-        self._listeners.emit("params", self._resolve(cell))
-
-    def export_params(self, path: str | Path | None = None, cell: str | None = None) -> str:
-        """The changed values as JSON (cell, template, changes and the template values they
-        replace); written to ``path`` when given. ``set_cell_params(json.loads(s)["changes"])``
-        applies them again."""
-        name = self._resolve(cell)
-        ct, changes = self._by_name[name], self.cell_params(name)
-        before = self._template_values(name, changes)
-        doc = {"cell": name, "model_template": ct.model_template, "node_type_id": ct.node_type_id,
-               "changes": changes, "template_values": before,
-               "units": {p: _unit(p) for vals in changes.values() for p in vals}}
-        text = _json.dumps(doc, indent=2)
-        if path is not None:
-            Path(path).write_text(text + "\n")
-        return text
-
     # --- display (``.widget`` and a cell's display: ShowsDashboard) ---------------------------
     @property
     def dashboard(self) -> Any:
@@ -850,119 +526,3 @@ class CellProfiler(ShowsDashboard):
     def __repr__(self) -> str:
         return f"CellProfiler({len(self._by_name)} cells: {', '.join(self._by_name)}; selected {self.current!r})"
 
-
-def _bracket(currents: np.ndarray, n_spikes: np.ndarray) -> tuple[float, float] | float | None:
-    """(silent, spiking) currents around the threshold, a number when no search is needed (the
-    lowest step spikes), None when no step spikes; "wait" while a step below the first spiking
-    one has not finished (n_spikes -1)."""
-    order = np.argsort(currents, kind="stable")
-    c, n = currents[order], n_spikes[order]
-    for k in range(c.size):
-        if n[k] == -1:
-            return "wait"  # type: ignore[return-value]
-        if n[k] > 0:
-            if k > 0:
-                return float(c[k - 1]), float(c[k])
-            return (0.0, float(c[0])) if c[0] > 0 else float(c[0])
-    return None
-
-
-class _FIFeed(Feed):
-    """An F–I sweep and its rheobase search on one executor (:meth:`CellProfiler.fi_curve`).
-
-    Steps go out in increasing current, so the bracket (last silent, first spiking step) is
-    known as soon as the steps up to it have finished; from then on every idle worker gets a
-    rheobase probe first (one at a time while steps remain to start; up to one per worker
-    once they have all started), narrowing the bracket on
-    :class:`~bmtool_lab.analysis.fi.RheobaseSearch`'s grid. Probes stop at the first spike;
-    probes left outside the bracket are cancelled."""
-
-    def __init__(self, curve: FICurve, steps: list[dict], took: Callable[[int, Any], None],
-                 resolution_nA: float | None, n_workers: int):
-        self.curve, self.steps, self.took = curve, steps, took
-        self.resolution_nA, self.n_workers = resolution_nA, max(1, n_workers)
-        self.todo = list(np.argsort(curve.currents_nA, kind="stable"))
-        self.items: dict[int, tuple[str, int]] = {}  # item -> ("step", step index) | ("probe", grid index)
-        self.probes: dict[int, int] = {}  # in flight: item -> grid index
-        self.search: RheobaseSearch | None = None
-        self.searching = resolution_nA is not None
-        self.rheobase_nA = float("nan")
-        self.error: SimError | None = None
-        self._n = 0
-
-    def take(self, n: int) -> list[dict]:
-        out: list[dict] = []
-        while len(out) < n:
-            k = self._probe() if self.search is not None else None
-            if k is not None:
-                self.probes[self._n] = k
-                self.items[self._n] = ("probe", k)
-                kw = {key: v for key, v in self.steps[0].items() if key != "amp_nA"}
-                out.append(dict(kw, amp_nA=self.search.current(k), keep_trace=False, first_spike=True))
-            elif self.todo:
-                i = int(self.todo.pop(0))
-                self.items[self._n] = ("step", i)
-                out.append(self.steps[i])
-            else:
-                break
-            self._n += 1
-        return out
-
-    def _probe(self) -> int | None:
-        assert self.search is not None
-        limit = 1 if self.todo else self.n_workers
-        if self.search.done or self.error is not None or len(self.probes) >= limit:
-            return None
-        return self.search.next(self.probes.values())
-
-    def put(self, i: int, result: Any) -> None:
-        what, k = self.items.pop(i)
-        if what == "step":
-            self.took(k, result)
-            if self.searching and self.search is None:
-                self._start_search()
-            return
-        self.probes.pop(i, None)
-        search = self.search
-        assert search is not None
-        if search.done or not search.lo_k < k < search.hi_k:
-            return  # an answer no longer needed (cancelled or not)
-        if isinstance(result, SimError):
-            self.error = self.error or result
-        elif result.get("unstable"):
-            self.error = self.error or SimError("model", f"rheobase search at {search.current(k) * 1e3:g} pA: "
-                                                         f"{result['unstable']}")
-        else:
-            search.report(k, result["n_spikes"] >= 1)
-            if search.done:
-                self.rheobase_nA = search.value
-
-    def _start_search(self) -> None:
-        br = _bracket(self.curve.currents_nA, self.curve.n_spikes)
-        if isinstance(br, str):
-            return
-        self.searching = False
-        if br is None or not isinstance(br, tuple):
-            self.rheobase_nA = float("nan") if br is None else br
-        elif br[1] - br[0] <= self.resolution_nA:  # type: ignore[operator]
-            self.rheobase_nA = br[1]
-        else:
-            self.search = RheobaseSearch(br[0], br[1], self.resolution_nA)  # type: ignore[arg-type]
-
-    def obsolete(self) -> list[int]:
-        if self.search is None:
-            return []
-        if self.search.done or self.error is not None:
-            return list(self.probes)
-        gone = set(self.search.obsolete(self.probes.values()))
-        return [i for i, k in self.probes.items() if k in gone]
-
-
-def _unit(name: str) -> str:
-    if name == "cm":
-        return "uF/cm2"
-    if name == "Ra":
-        return "ohm*cm"
-    if name.startswith("e"):
-        return "mV"
-    return "S/cm2" if name.startswith("g") else ""
