@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._fitting import curve_fit_small, r_squared
+from .metric_catalog import units_of
 from .traces import ensure_uniform, first_crossing, integrate, trapezoid, window_mean
 
 __all__ = ["EventMetrics", "event_metrics"]
@@ -39,9 +40,6 @@ Convention = Literal["bmtool_lab", "bmtool"]
 # Fraction of the amplitude where the decay fit starts and stops (metrics.md §1).
 DECAY_FIT_START = 0.8
 DECAY_FIT_STOP = 0.05
-
-_CHARGE_UNITS = {"nA": "pC", "pA": "fC", "uA": "nC", "µA": "nC"}
-
 
 @dataclass(frozen=True)
 class EventMetrics:
@@ -95,21 +93,9 @@ class EventMetrics:
         return {f.name: float(getattr(self, f.name)) for f in fields(self) if f.name not in ("unit", "convention")}
 
     def units(self) -> dict[str, str]:
-        """Unit of every key of :meth:`to_dict` (``"1"`` for dimensionless)."""
-        u = self.unit
-        charge = _CHARGE_UNITS.get(u, f"{u}·ms")
-        return {
-            "amplitude": u,
-            "sign": "1",
-            "baseline": u,
-            "t_peak_ms": "ms",
-            "latency_ms": "ms",
-            "rise_time_ms": "ms",
-            "decay_tau_ms": "ms",
-            "decay_r2": "1",
-            "half_width_ms": "ms",
-            "charge": charge,
-        }
+        """Unit of every key of :meth:`to_dict` (``"1"`` for dimensionless), from the metric
+        registry (:mod:`bmtool_lab.analysis.metric_catalog`)."""
+        return units_of(self.to_dict(), self.unit)
 
 
 def event_metrics(

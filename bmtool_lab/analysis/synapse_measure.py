@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .metric_catalog import units_of
 from .stability import unstable_reason
 
 
@@ -194,8 +195,7 @@ def measure_run(out: dict, m: MeasureSettings, kind: str) -> dict:
     idx = stp_indices(amps, m.n_train, m.n_rec, normaliser=m.normaliser)
     metrics.update(idx)
     metrics["amplitudes"] = [float(a) for a in amps]
-    units.update({name: "1" for name in idx})
-    units["amplitudes"] = unit
+    units.update(units_of([*idx, "amplitudes"], unit))
     return {"metrics": metrics, "units": units, "kernel": kernel}
 
 
@@ -254,6 +254,5 @@ def _measure_poisson(out: dict, m: MeasureSettings, t: np.ndarray, x: np.ndarray
     n_last = max(1, math.ceil(0.2 * n))
     metrics["steady_state_ratio"] = float(amps[-n_last:].mean() / amps[0]) if n and amps[0] != 0 else nan
     metrics["amplitudes"] = [float(a) for a in amps]
-    units.update({"n_events": "1", "mean_rate_hz": "Hz", "mean_response": unit, "peak": unit,
-                  "amplitude_mean": unit, "amplitude_cv": "1", "steady_state_ratio": "1", "amplitudes": unit})
+    units.update(units_of([k for k in metrics if k not in units], unit))
     return {"metrics": metrics, "units": units, "kernel": kernel}

@@ -12,26 +12,18 @@ from typing import Any
 
 import numpy as np
 
+from bmtool_lab.analysis.metric_catalog import METRICS as METRIC_CATALOG
 from bmtool_lab.tuning.synapse import _PROTOCOL_ALIASES, SynapseProtocol, TunerError
 
 #: Error of a candidate that could not be measured (failed run, undefined metric); infeasible
 #: candidates score PENALTY · (1 + relative violation).
 PENALTY = 1e6
 
-#: Targetable metrics: name -> (protocol kind that yields it, absolute scale floor, description).
-METRICS: dict[str, tuple[str, float, str]] = {
-    "amplitude": ("event", 0.0, "peak of the response (nA under voltage clamp, mV under current clamp)"),
-    "latency_ms": ("event", 0.1, "pulse delivery to 10 % of the peak (ms; the NetCon delay included)"),
-    "rise_time_ms": ("event", 0.1, "10–90 % rise time (ms, interpolated crossings)"),
-    "decay_tau_ms": ("event", 0.1, "decay time constant (ms, single-exponential fit)"),
-    "half_width_ms": ("event", 0.1, "width at half the peak (ms)"),
-    "t_peak_ms": ("event", 0.1, "time of the peak after the pulse (ms)"),
-    "charge": ("event", 0.0, "integral of the response over its window (nA·ms = pC), signed"),
-    "simple_ppr": ("train", 0.1, "A2/A1"),
-    "ppr": ("train", 0.1, "(A2 - A1)/N"),
-    "induction": ("train", 0.1, "(mean(A6..A8) - A1)/N"),
-    "recovery": ("train", 0.1, "(mean(A9..A12) - mean(A1..A4))/N"),
-}
+#: Targetable metrics: name -> (protocol kind that yields it, absolute scale floor, description);
+#: a view of the metric registry (:data:`bmtool_lab.analysis.metric_catalog.METRICS`, the metrics
+#: with a ``fit_scale``).
+METRICS: dict[str, tuple[str, float, str]] = {m.key: (m.protocol, m.fit_scale, m.definition)
+                                              for m in METRIC_CATALOG.values() if m.fit_scale is not None}
 _ALIASES = {"rise_time": "rise_time_ms", "rise": "rise_time_ms", "latency": "latency_ms", "decay": "decay_tau_ms",
             "decay_tau": "decay_tau_ms", "tau_decay": "decay_tau_ms", "half_width": "half_width_ms",
             "t_peak": "t_peak_ms", "paired_pulse_ratio": "simple_ppr"}

@@ -20,6 +20,7 @@ import bqplot as bq
 import ipywidgets as w
 import numpy as np
 
+from bmtool_lab.analysis.metric_catalog import METRICS as METRIC_CATALOG
 from bmtool_lab.tuning.fit_problem import METHODS, METRICS, PENALTY, OptimizerError, _parse_protocol
 from bmtool_lab.tuning.optimizer import SynapseOptimizer
 
@@ -27,10 +28,8 @@ from ._format import METRIC_HELP, fmt_number, shown_unit
 from .trace import TracePanel
 
 _STP_PARAMS = ("Use", "U", "Dep", "Fac")
-_LABELS = {"amplitude": "amplitude", "latency_ms": "latency (ms)", "rise_time_ms": "rise time (ms)",
-           "decay_tau_ms": "decay τ (ms)", "half_width_ms": "half-width (ms)", "t_peak_ms": "time to peak (ms)",
-           "charge": "charge", "simple_ppr": "simple PPR", "ppr": "PPR", "induction": "induction",
-           "recovery": "recovery"}
+#: A target's name (its unit follows in the row): the registry's short names.
+_LABELS = {k: METRIC_CATALOG[k].name for k in METRICS}
 
 
 _fmt = fmt_number

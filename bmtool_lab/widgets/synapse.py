@@ -16,6 +16,9 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
+from bmtool_lab.analysis.metric_catalog import METRICS as METRIC_CATALOG
+from bmtool_lab.analysis.metric_catalog import TRACE_CHARGE, TRACE_UNIT
+
 from ._format import METRIC_HELP, fmt_number, shown_unit
 from .problems import problems_box
 from .trace import TracePanel
@@ -23,27 +26,16 @@ from .trace import TracePanel
 #: Slider values closer together than this (s) belong to one drag: one undo step.
 DRAG_GAP_S = 1.0
 
-METRIC_ROWS = [
-    # key, label, unit
-    ("amplitude", "amplitude", None),
-    ("latency_ms", "latency", "ms"),
-    ("rise_time_ms", "rise time", "ms"),
-    ("decay_tau_ms", "decay τ", "ms"),
-    ("decay_r2", "decay fit R²", ""),
-    ("half_width_ms", "half-width", "ms"),
-    ("charge", "charge", None),
-    ("simple_ppr", "simple PPR (A₂/A₁)", ""),
-    ("ppr", "PPR", ""),
-    ("induction", "induction", ""),
-    ("recovery", "recovery", ""),
-    ("n_events", "events (Poisson)", ""),
-    ("mean_rate_hz", "mean rate", "Hz"),
-    ("mean_response", "mean response", None),
-    ("peak", "peak |deviation|", None),
-    ("amplitude_mean", "event amplitude mean", None),
-    ("amplitude_cv", "event amplitude CV", ""),
-    ("steady_state_ratio", "steady state (last 20 %/first)", ""),
-]
+def _row_unit(unit: str) -> str | None:
+    """A registry unit as the table row gives it: None = the run's own unit (of the analysed
+    trace), "" = dimensionless."""
+    return None if unit in (TRACE_UNIT, TRACE_CHARGE) else "" if unit == "1" else unit
+
+
+#: The metrics table's rows (key, label, unit): a view of the metric registry
+#: (:data:`bmtool_lab.analysis.metric_catalog.METRICS`, the metrics with ``table``).
+METRIC_ROWS: list[tuple[str, str, str | None]] = [(m.key, m.label, _row_unit(m.unit))
+                                                  for m in METRIC_CATALOG.values() if m.table]
 
 
 #: How long "Saved N changes" stays before the save state line alone says what is unsaved (s).
@@ -515,9 +507,11 @@ class SynapseDashboard:
                 continue
             u, k = shown_unit(unit if unit is not None else units.get(key, ""))
             pin = pm.get(key)
-            pin_cell = f"<td class='bmtl-pinned'>{_fmt(_scaled(pin, k))}</td>" if pinned is not None else ""
+            digits = METRIC_CATALOG[key].digits
+            pin_cell = f"<td class='bmtl-pinned'>{_fmt(_scaled(pin, k), digits)}</td>" if pinned is not None else ""
             tip = f" title='{html.escape(METRIC_HELP[key])}'" if key in METRIC_HELP else ""
-            rows.append(f"<tr data-metric='{key}'><td{tip}>{label}</td><td class='bmtl-val'>{_fmt(_scaled(m[key], k))}"
+            rows.append(f"<tr data-metric='{key}'><td{tip}>{label}</td><td class='bmtl-val'>"
+                        f"{_fmt(_scaled(m[key], k), digits)}"
                         f"</td><td>{html.escape(u or '')}</td>{pin_cell}</tr>")
         reason = (getattr(result, "info", None) or {}).get("no_response")
         if reason:
@@ -526,8 +520,9 @@ class SynapseDashboard:
         amps = m.get("amplitudes")
         if amps is not None and len(amps):
             u, k = shown_unit(units.get("amplitudes", units.get("amplitude", "")))
-            rows.append(f"<tr data-metric='amplitudes'><td>pulse amplitudes{f' ({html.escape(u)})' if u else ''}</td>"
-                        f"<td colspan='3'>{', '.join(_fmt(_scaled(a, k)) for a in amps)}</td></tr>")
+            a_m = METRIC_CATALOG["amplitudes"]
+            rows.append(f"<tr data-metric='amplitudes'><td>{a_m.label}{f' ({html.escape(u)})' if u else ''}</td>"
+                        f"<td colspan='3'>{', '.join(_fmt(_scaled(a, k), a_m.digits) for a in amps)}</td></tr>")
         head = "<tr><th>metric</th><th>value</th><th>unit</th>" + ("<th>pinned</th>" if pinned is not None else "") \
             + "</tr>"
         notes = [n for n in (getattr(result, "notes", None) or []) if not n.startswith("no response")]
