@@ -21,6 +21,7 @@ import {
 import { Panel, Widget } from "@lumino/widgets";
 import { ModelBrowser } from "./browser.js";
 import { keepCleanOnKernelInfo } from "./clean_open.js";
+import { commandId, PANEL_KINDS } from "./dashboard_kinds.js";
 import { isNotebookLike, type FileBrowserLike, type NotebookLike } from "./types.js";
 
 const MODULE_NAME = "bmtool-lab";
@@ -280,21 +281,14 @@ const browserPlugin: JupyterFrontEndPlugin<void> = {
         await browser.openExample();
       },
     });
-    const dashboards: [string, string, string, string][] = [
-      ["bmtool-lab:open-tuner", "tuner", "BMTool Lab: synapse tuner", "Open the synapse tuner of the panel's config"],
-      ["bmtool-lab:open-profiler", "profiler", "BMTool Lab: cell profiler", "Open the cell profiler of the panel's config"],
-      ["bmtool-lab:open-connectivity", "connectivity", "BMTool Lab: connectivity matrices",
-        "Open the connectivity explorer of the panel's config"],
-      ["bmtool-lab:open-network-run", "network", "BMTool Lab: network run", "Run the panel's network with BioNet"],
-    ];
-    for (const [id, kind, label, caption] of dashboards) {
-      app.commands.addCommand(id, {
-        label,
-        caption,
+    for (const kind of PANEL_KINDS) {
+      app.commands.addCommand(commandId(kind), {
+        label: `BMTool Lab: ${kind.title.toLowerCase()}`,
+        caption: kind.caption,
         execute: async (args) => {
           app.shell.activateById(browser.id);
           const item = (args.item as string | undefined) ?? null;
-          await browser.openDashboard(kind, item, (args.area as string | undefined) ?? (kind === "connectivity" ? "main" : "right"));
+          await browser.openDashboard(kind.panel, item, (args.area as string | undefined) ?? kind.area);
         },
       });
     }
@@ -325,11 +319,11 @@ const browserPlugin: JupyterFrontEndPlugin<void> = {
     if (palette) {
       palette.addItem({ command: open, category: "BMTool Lab" });
       palette.addItem({ command: openExample, category: "BMTool Lab" });
-      for (const [id] of dashboards) palette.addItem({ command: id, category: "BMTool Lab" });
+      for (const kind of PANEL_KINDS) palette.addItem({ command: commandId(kind), category: "BMTool Lab" });
     }
     if (launcher) {
       launcher.add({ command: open, category: "BMTool Lab", rank: 1 });
-      for (const [id] of dashboards) launcher.add({ command: id, category: "BMTool Lab", rank: 2 });
+      for (const kind of PANEL_KINDS) launcher.add({ command: commandId(kind), category: "BMTool Lab", rank: 2 });
     }
   },
 };

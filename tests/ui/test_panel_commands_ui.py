@@ -1,0 +1,40 @@
+"""The left panel's dashboard commands come from one table of dashboard kinds
+(js/lab/dashboard_kinds.ts, kept equal to bmtool_lab.tuning.kinds.KINDS by a unit test): each is
+in the command palette under its title, and running one opens that dashboard where its kind
+says (the cell profiler in the right sidebar, connectivity in a main-area tab)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import open_notebook, run_all_cells, run_command, wait_for_trace
+
+pytestmark = pytest.mark.ui
+
+PANEL = "#bmtool-lab-browser"
+HOST = ".bmtl-host[data-ready='true']"
+EXAMPLE = "example_network/simulation_config.json"
+COMMANDS = {"bmtool-lab:open-tuner": "BMTool Lab: synapse tuner",
+            "bmtool-lab:open-profiler": "BMTool Lab: cell profiler",
+            "bmtool-lab:open-connectivity": "BMTool Lab: connectivity",
+            "bmtool-lab:open-network-run": "BMTool Lab: network run"}
+
+
+def test_dashboard_commands_open_their_kind(page, lab_server) -> None:
+    open_notebook(page, lab_server, "quickstart.ipynb")
+    run_all_cells(page)
+    wait_for_trace(page, ".jp-NotebookPanel .bmtl-demo .bmtl-trace-panel")
+    labels = page.evaluate("(ids) => ids.map((id) => window.jupyterapp.commands.hasCommand(id) "
+                           "? window.jupyterapp.commands.label(id) : null)", list(COMMANDS))
+    assert labels == list(COMMANDS.values())
+
+    run_command(page, "bmtool-lab:open-panel")
+    page.fill(f"{PANEL} .bmtl-browser-config", EXAMPLE)
+    page.click(f"{PANEL} .bmtl-btn-load")
+    page.wait_for_selector(f"{PANEL} .bmtl-open-profiler", timeout=60_000)
+
+    run_command(page, "bmtool-lab:open-profiler")
+    page.wait_for_selector(f"#jp-right-stack {HOST} .bmtl-prof-cell", timeout=120_000)
+    run_command(page, "bmtool-lab:open-connectivity")
+    page.wait_for_selector(f"#jp-main-dock-panel {HOST} .bmtl-conn", timeout=120_000)
+    assert page.locator(f"#jp-right-stack {HOST} .bmtl-conn").count() == 0
