@@ -1,6 +1,6 @@
 """Connectivity metrics of a SONATA network, on plain arrays (no file access).
 
-Definitions follow ``reference/metrics.md`` §4. Notation: nodes are indexed ``0..N-1`` in one
+Definitions follow ``docs/metrics.md`` §4. Notation: nodes are indexed ``0..N-1`` in one
 node space (several populations concatenated); each node has a *source group code* (``-1``
 when the node is not among the selected sources) and a *target group code*. For source group
 S and target group T:

@@ -1,4 +1,4 @@
-"""Metrics of a single synaptic event (reference/metrics.md §1).
+"""Metrics of a single synaptic event (docs/metrics.md §1).
 
 The analysed trace ``x(t)`` is a clamp current, a membrane potential or the synapse's own
 current; the metrics are returned in the unit of ``x`` (times in ms). ``t_pre`` is the time
@@ -37,7 +37,7 @@ __all__ = ["EventMetrics", "event_metrics"]
 
 Convention = Literal["bmtool_lab", "bmtool"]
 
-# Fraction of the amplitude where the decay fit starts and stops (metrics.md §1).
+# Fraction of the amplitude where the decay fit starts and stops (docs/metrics.md §1).
 DECAY_FIT_START = 0.8
 DECAY_FIT_STOP = 0.05
 

@@ -1,7 +1,7 @@
 """F–I curve helpers: step currents, spike detection, firing rate, rheobase by bisection
 (:func:`bisect_rheobase`, serial) or on a grid (:class:`RheobaseSearch`, serial or parallel).
 
-Reference/metrics.md §3: currents ``I_k = i_start + k·Δi`` for ``k = 0..K`` with
+As docs/metrics.md §3 defines: currents ``I_k = i_start + k·Δi`` for ``k = 0..K`` with
 ``K = round((i_stop - i_start)/Δi)`` (inclusive: bmtool's float floor division drops the last
 step); the rate counts upward threshold crossings inside the step window only.
 """

@@ -1,4 +1,4 @@
-"""ZAP (chirp) current and the impedance profile it measures (reference/metrics.md §3).
+"""ZAP (chirp) current and the impedance profile it measures (docs/metrics.md §3).
 
 ``Z(f) = FFT(v - mean v) / FFT(I - mean I)`` over the chirp window, in mV/nA = MΩ, with the
 FFT length padded to a fast size (``scipy.fft.next_fast_len``: an awkward length such as

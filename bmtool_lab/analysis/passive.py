@@ -1,4 +1,4 @@
-"""Passive membrane properties from a current step (reference/metrics.md §3).
+"""Passive membrane properties from a current step (docs/metrics.md §3).
 
 Definitions (``convention="bmtool_lab"``), for a step of ``I`` nA from ``t_on`` to ``t_off``:
 

@@ -1,4 +1,4 @@
-"""Trains and short-term plasticity (reference/metrics.md §2).
+"""Trains and short-term plasticity (docs/metrics.md §2).
 
 Protocol: ``n_train`` pulses at ``freq_hz``, then ``n_rec`` recovery pulses at the same
 frequency, the first one ``delay_ms`` after the last train pulse, all from one stimulus

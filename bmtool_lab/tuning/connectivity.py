@@ -9,7 +9,7 @@ conn.details("PV", "Exc")
 conn                       # in a notebook: the dashboard (built on first display)
 ```
 
-Definitions: ``reference/metrics.md`` §4 and :mod:`bmtool_lab.analysis.connectivity`. The
+Definitions: ``docs/metrics.md`` §4 and :mod:`bmtool_lab.analysis.connectivity`. The
 expensive step (collapsing edge rows into distinct pairs) runs once per choice of source and
 target populations and is reused by every metric, statistic and grouping; files that change on
 disk are re-read. The dashboard (ipywidgets/bqplot) is imported only when it is displayed.
@@ -344,7 +344,7 @@ class ConnectivityExplorer(ShowsDashboard):
         """A connectivity matrix: rows = source groups, columns = target groups.
 
         - ``metric``: "total", "percent", "unidirectional", "bidirectional", "convergence",
-          "divergence", "gap_percent", "gap_convergence" (definitions in metrics.md §4).
+          "divergence", "gap_percent", "gap_convergence" (definitions in docs/metrics.md §4).
         - ``group_by``: any node attribute (``pop_name``, ``ei``, ``node_type_id``, ...) or
           "population"; None = the explorer's default (``pop_name`` with fallbacks).
         - ``sources`` / ``targets``: "all", a node population name or a list of them, or a node
