@@ -28,7 +28,7 @@ class MeasuredProtocol(Protocol):
 
 @dataclass(frozen=True)
 class MeasureSettings:
-    """How to measure a run (reference/metrics.md §1–2): the analysed trace ("i_clamp" nA or
+    """How to measure a run (docs/metrics.md §1–2): the analysed trace ("i_clamp" nA or
     "v_soma" mV), response window (ms), rise levels, per-pulse amplitude method, normaliser,
     convention ("bmtool_lab" | "bmtool"), the run's dt (ms) and the train's pulse counts."""
 

@@ -1,5 +1,5 @@
 """The synapse tuner: every connection type of a BMTK network (or one synapse on a hoc cell),
-run live in a worker process, measured as reference/metrics.md §1–2 defines, saved back to the
+run live in a worker process, measured as docs/metrics.md §1–2 defines, saved back to the
 dynamics JSON.
 
 Headless use::
@@ -110,7 +110,7 @@ class SynapseTuner(ConnectionModel, SynapseSweeps, SynapseSaving, ShowsDashboard
         POINT_PROCESS name and its parameters (dynamics-JSON names: ``erev`` → ``e``).
     mechanisms_dir, templates_dir : folders of mod files / hoc templates (without BMTK; with
         a config they default to its components).
-    convention : "bmtool_lab" (reference/metrics.md) or "bmtool" (bmtool 0.8.7's formulas:
+    convention : "bmtool_lab" (docs/metrics.md) or "bmtool" (bmtool 0.8.7's formulas:
         first local maximum, raw train amplitudes, fixed step).
     executor : sweep backend for frequency_response / synaptic_table (None: the local pool,
         a dask Client, or a SweepExecutor).

@@ -234,7 +234,7 @@ class PoissonResult(SynapseResult):
 # --- analysis (kernel side, pure numpy) -------------------------------------------------------
 def analyse_run(out: dict, p: SynapseProtocol, kind: str, convention: str = "bmtool_lab", *, label: str = "",
                 params: dict | None = None, notes: Sequence[str] = ()) -> SynapseResult:
-    """A SynapseResult/TrainResult from one worker run; the metrics (reference/metrics.md §1–2)
+    """A SynapseResult/TrainResult from one worker run; the metrics (docs/metrics.md §1–2)
     are measured in the worker (single-threaded BLAS) unless the run came without them."""
     analysed = "i_clamp" if p.clamp == "voltage" else "v_soma"
     measured = out.get("measured")
