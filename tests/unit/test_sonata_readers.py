@@ -16,7 +16,7 @@ from sonata_factory import (
     write_nodes,
 )
 
-from bmtool_lab.model import sonata
+from bmtool_lab.model import sonata, sonata_populations
 from bmtool_lab.model.sonata import (
     AttributeNotFoundError,
     SonataError,
@@ -149,7 +149,7 @@ def test_cache_is_shared_read_only_and_invalidated(tmp_path, monkeypatch):
 
 
 def test_chunked_reads_convert_dtypes(tmp_path, monkeypatch):
-    monkeypatch.setattr(sonata, "READ_CHUNK", 3)
+    monkeypatch.setattr(sonata_populations, "READ_CHUNK", 3)
     sonata.clear_cache()
     net = SonataNetwork(five_node_network(tmp_path))
     rec = net.edge_population("recurrent")
@@ -160,7 +160,7 @@ def test_chunked_reads_convert_dtypes(tmp_path, monkeypatch):
 
 
 def test_ids_beyond_int32_stay_int64(tmp_path, monkeypatch):
-    monkeypatch.setattr(sonata, "READ_CHUNK", 2)
+    monkeypatch.setattr(sonata_populations, "READ_CHUNK", 2)
     d = network_dir(tmp_path)
     big = np.array([5, 2**31 + 7, 2**40])
     nodes = write_nodes(d / "n.h5", d / "n.csv", {"huge": Nodes([1, 1, 1], node_id=big)},
