@@ -11,6 +11,7 @@ prof.fi_curve(0, 500, 25).table  # currents in pA by default; rates in Hz per se
 prof.zap().resonance_hz
 prof.set_cell_params({"soma": {"gbar_hcn_ex": 0}})   # what-ifs; prof.export_params()
 prof.profile_all()               # one row per cell type
+prof.submit("fi_curve", start=0, stop=500, step=25)   # a Future; a newer run stops a stale sweep
 prof                             # in a notebook: the dashboard
 ```
 
@@ -18,6 +19,8 @@ Definitions: ``docs/metrics.md`` §3 and :mod:`bmtool_lab.analysis`. NEURON runs
 processes only: single runs on this profiler's own worker (the cell is built once and parameter
 changes are applied per run), F–I steps and ``profile_all`` in parallel on the engine's sweep
 executor (the shared local pool unless ``executor=`` names another, e.g. a Dask client).
+``prof.submit(kind, **kwargs)`` runs any of them in the background, "latest wins", and returns
+a Future: what the dashboard calls (:mod:`bmtool_lab.tuning.profiler_runs`).
 Failures are :class:`~bmtool_lab.sim.errors.SimError` with a readable message; the kernel and
 the other cells carry on. Currents are in nA everywhere except the F–I range, which follows
 bmtool's pA convention by default (``unit="nA"`` to pass nA).
@@ -31,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +51,7 @@ from .kinds import ShowsDashboard, dashboard_of
 from .profiler_fi import FIFeed, bracket
 from .profiler_params import CellParams
 from .profiler_results import ClampProfile, FICurve, PassiveProfile, ZapProfile
+from .profiler_runs import BackgroundRuns
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -66,7 +71,7 @@ _BMTK_ALLEN_MODS = ("utils", "scripts", "bionet", "mechanisms", "modfiles")
 
 
 # --- the controller ---------------------------------------------------------------------------
-class CellProfiler(CellParams, ShowsDashboard):
+class CellProfiler(CellParams, BackgroundRuns, ShowsDashboard):
     """Profile the cell types of a model (see the module docstring for the three ways to give one).
 
     Parameters
@@ -219,7 +224,8 @@ class CellProfiler(CellParams, ShowsDashboard):
 
     def add_listener(self, fn: Listener) -> None:
         """Call ``fn(event, payload)`` on "selected" (cell name), "params" (cell name whose
-        what-ifs changed) and "closed" (None); any thread."""
+        what-ifs changed), "closed" (None) and, for :meth:`submit`'s runs, "running" (the kind),
+        "result" and "error" ({"kind", "result" or "error"}); any thread."""
         self._listeners.add(fn)
 
     def remove_listener(self, fn: Listener) -> None:
@@ -240,7 +246,8 @@ class CellProfiler(CellParams, ShowsDashboard):
     # --- workers ------------------------------------------------------------------------------
     @property
     def worker(self) -> Any:
-        """This profiler's interactive worker (single runs; the cell is kept between runs)."""
+        """This profiler's interactive worker (blocking single runs; the cell is kept between
+        runs). :meth:`submit` runs on its own :attr:`live_worker`."""
         if self._worker is None:
             from ..sim.worker import InteractiveWorker
 
@@ -248,9 +255,10 @@ class CellProfiler(CellParams, ShowsDashboard):
         return self._worker
 
     def close(self) -> None:
-        """Stop this profiler's workers, the dashboard's included (the shared sweep pool stays up)."""
-        self._listeners.emit("closed", None)  # the dashboard stops its runs
+        """Stop this profiler's workers and background runs (the shared sweep pool stays up)."""
+        self._listeners.emit("closed", None)  # the dashboard lets go
         self.__dict__.pop("_dashboard", None)
+        self._close_runs()
         if self._worker is not None:
             self._worker.close()
             self._worker = None
@@ -313,9 +321,9 @@ class CellProfiler(CellParams, ShowsDashboard):
         V_rest (mV), R_in (MΩ), tau (ms; ``"single"`` or ``"exp2"``) and sag ratio."""
         name, kw = self._common(cell, cvode, delay_ms + dur_ms + post_ms, inject=inject, record=record,
                                 default_cvode=True)
-        out = self._call(jobs.passive_step_job, on_partial, amp_nA=float(amp_nA), delay_ms=delay_ms,
+        finish = partial(self._passive_result, name, amp_nA, delay_ms, dur_ms)
+        return self._job(jobs.passive_step_job, on_partial, finish, amp_nA=float(amp_nA), delay_ms=delay_ms,
                          dur_ms=dur_ms, tau_method=tau_method, stream=stream, **kw)
-        return self._passive_result(name, amp_nA, delay_ms, dur_ms, out)
 
     @staticmethod
     def _passive_result(name: str, amp_nA: float, delay_ms: float, dur_ms: float, out: dict) -> PassiveProfile:
@@ -328,9 +336,9 @@ class CellProfiler(CellParams, ShowsDashboard):
                       stream: bool = False, on_partial: Callable[[Any], None] | None = None) -> ClampProfile:
         """A current step (nA): trace, spike times, rate in the step (Hz) and eFEL spike features."""
         name, kw = self._common(cell, cvode, delay_ms + dur_ms + post_ms, inject=inject, record=record)
-        out = self._call(jobs.current_clamp_job, on_partial, amp_nA=float(amp_nA), delay_ms=delay_ms,
+        finish = partial(self._clamp_result, name, amp_nA, delay_ms, dur_ms)
+        return self._job(jobs.current_clamp_job, on_partial, finish, amp_nA=float(amp_nA), delay_ms=delay_ms,
                          dur_ms=dur_ms, threshold_mV=self._threshold(threshold_mV), stream=stream, **kw)
-        return self._clamp_result(name, amp_nA, delay_ms, dur_ms, out)
 
     @staticmethod
     def _clamp_result(name: str, amp_nA: float, delay_ms: float, dur_ms: float, out: dict) -> ClampProfile:
@@ -349,12 +357,15 @@ class CellProfiler(CellParams, ShowsDashboard):
         amplitude ``amp_nA``): |Z(f)| (MΩ), phase (rad), resonance frequency (Hz) and Q."""
         name, kw = self._common(cell, cvode, delay_ms + duration_ms + tail_ms, dt=dt, inject=inject, record=record)
         t0 = time.perf_counter()
-        out = self._call(jobs.zap_job, on_partial, f0_hz=f0_hz, f1_hz=f1_hz, duration_ms=duration_ms,
+
+        def finish(out: dict) -> ZapProfile:
+            res = self._zap_result(name, f0_hz, f1_hz, kind, out)
+            res.total_ms = (time.perf_counter() - t0) * 1e3
+            return res
+
+        return self._job(jobs.zap_job, on_partial, finish, f0_hz=f0_hz, f1_hz=f1_hz, duration_ms=duration_ms,
                          amp_nA=amp_nA, kind=kind, delay_ms=delay_ms, tail_ms=tail_ms, smooth=smooth, stream=stream,
                          **kw)
-        res = self._zap_result(name, f0_hz, f1_hz, kind, out)
-        res.total_ms = (time.perf_counter() - t0) * 1e3
-        return res
 
     @staticmethod
     def _zap_result(name: str, f0_hz: float, f1_hz: float, kind: str, out: dict) -> ZapProfile:
@@ -364,9 +375,6 @@ class CellProfiler(CellParams, ShowsDashboard):
 
     def _threshold(self, threshold_mV: float | None) -> float:
         return self.threshold_mV if threshold_mV is None else float(threshold_mV)
-
-    def _call(self, fn: Callable, on_partial: Callable[[Any], None] | None, **kwargs: Any) -> dict:
-        return self.worker.submit_job(fn, kwargs, on_partial=on_partial).result()
 
     # --- F–I ----------------------------------------------------------------------------------
     def fi_curve(self, start: float = 0.0, stop: float = 300.0, step: float = 20.0, *, unit: str = "pA",

@@ -19,15 +19,20 @@ __all__ = ["CellParams"]
 
 class CellParams:
     """What-ifs of the profiled cells; the profiler gives ``_resolve``, ``_by_name``, ``_params``,
-    ``_descriptions``, ``_listeners``, ``worker`` and ``_check_mechanisms``."""
+    ``_descriptions``, ``_listeners``, ``_job`` and ``_check_mechanisms``."""
 
     def describe(self, cell: str | None = None) -> dict:
         """Sections and what-if parameters of a cell with the template's values (cached)."""
         name = self._resolve(cell)
-        if name not in self._descriptions:
-            self._check_mechanisms(name)
-            self._descriptions[name] = self.worker.call(jobs.describe_cell_job, cell_type=self._by_name[name])
-        return self._descriptions[name]
+        if name in self._descriptions:
+            return self._descriptions[name]
+        self._check_mechanisms(name)
+
+        def keep(desc: dict) -> dict:
+            self._descriptions[name] = desc  # valid whoever asked for it
+            return desc
+
+        return self._job(jobs.describe_cell_job, None, keep, cell_type=self._by_name[name])
 
     def parameters(self, cell: str | None = None) -> pd.DataFrame:
         """Every what-if parameter: section group, name, template value, current value, changed."""

@@ -2,10 +2,12 @@
 All cells), live traces (TracePanel), F–I and impedance plots (bqplot), eFEL feature table,
 conductance sliders and CSV/JSON/PNG export.
 
-Every change re-runs the active tab at once, "latest wins": single runs go to the profiler's
-worker (a newer request stops the stale one), F–I sweeps to the sweep executor in a background
-thread (a newer sweep cancels the stale one) and the F–I curve fills in as steps finish. The
-kernel never blocks; errors (SimError and others) are shown in the panel, never swallowed.
+Every change re-runs the active tab at once, "latest wins", through the controller
+(:meth:`CellProfiler.submit <bmtool_lab.tuning.profiler.CellProfiler.submit>`): single runs go
+to its live worker (a newer request stops the stale one), F–I sweeps to the sweep executor in a
+background thread (a newer run stops the stale sweep) and the F–I curve fills in as steps
+finish. The kernel never blocks; errors (SimError and others) are shown in the panel, never
+swallowed.
 Stable CSS classes (``bmtl-prof-*``) let browser tests find the parts.
 """
 
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import html
 import json
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -23,7 +24,6 @@ import bqplot as bq
 import ipywidgets as w
 import numpy as np
 
-from ..sim import profiler_jobs as jobs
 from ..sim.errors import SimError
 from ..tuning.profiler import ZAP_DEFAULTS
 from .problems import problems_box
@@ -51,15 +51,9 @@ class ProfilerDashboard:
     """The widgets of a :class:`~bmtool_lab.tuning.profiler.CellProfiler` (``prof.widget``)."""
 
     def __init__(self, prof: Any) -> None:
-        from ..sim.worker import InteractiveWorker
-
         self.prof = prof
-        # Its own worker: headless calls in the same kernel neither cancel nor are cancelled by
-        # the dashboard's latest-wins runs (a newer request stops the stale one here).
-        self.worker = InteractiveWorker(name="profiler-dashboard", timeout_s=600, cancel_running=True)
         self.last: dict[str, Any] = {}  # tab -> its latest result
         self._gen = 0  # bumped by every request: stale results are dropped
-        self._fi_stop: threading.Event | None = None
         self._fi_last_draw = 0.0
         self._knobs: dict[tuple[str, str], _Knob] = {}
         self._knob_cell: str | None = None
@@ -213,10 +207,8 @@ class ProfilerDashboard:
         self.png.on_click(lambda _: self._safe(self._save_png))
 
     def close(self) -> None:
-        """Stop the dashboard's runs and its worker."""
-        if self._fi_stop is not None:
-            self._fi_stop.set()
-        self.worker.close()
+        """Stop the dashboard's runs (the controller's background runs)."""
+        self.prof.cancel()
 
     # --- events from the controller ------------------------------------------------------------
     def _on_controller(self, event: str, payload: Any) -> None:
@@ -313,16 +305,11 @@ class ProfilerDashboard:
             self._error(err)
 
     def _describe_then_run(self, name: str, gen: int) -> None:
-        self.prof._check_mechanisms(name)
         self.status.value = f"building {html.escape(name)}…"
-        fut = self.worker.submit(jobs.describe_cell_job, cell_type=self.prof._by_name[name])
+        fut = self.prof.submit("describe", cell=name)  # kept by the controller, whoever asked for it
 
         def done(f: Any) -> None:
-            if f.cancelled():
-                return
-            if f.exception() is None:
-                self.prof._descriptions[name] = f.result()  # valid whoever asked for it
-            if gen != self._gen:
+            if f.cancelled() or gen != self._gen:
                 return
             if f.exception() is not None:
                 return self._error(f.exception())
@@ -336,27 +323,19 @@ class ProfilerDashboard:
         tab, p = self.tab, self.prof
         if tab == "fi":
             return self._start_fi(gen)
-        if self._fi_stop is not None:
-            self._fi_stop.set()
         name = p.current
         if tab == "passive":
             d, dur = self.p_delay.value, self.p_dur.value
-            _, kw = p._common(name, None, d + dur + 150.0, default_cvode=True)
-            fn, extra = jobs.passive_step_job, dict(amp_nA=self.p_amp.value, delay_ms=d, dur_ms=dur,
-                                                    tau_method=self.p_tau.value, stream=True)
-            markers = [d, d + dur]
+            kind, kw = "passive", dict(amp_nA=self.p_amp.value, delay_ms=d, dur_ms=dur,
+                                       tau_method=self.p_tau.value, stream=True)
         elif tab == "clamp":
             d, dur = self.c_delay.value, self.c_dur.value
-            _, kw = p._common(name, None, d + dur + 100.0)
-            fn, extra = jobs.current_clamp_job, dict(amp_nA=self.c_amp.value, delay_ms=d, dur_ms=dur,
-                                                     threshold_mV=p.threshold_mV, stream=True)
-            markers = [d, d + dur]
+            kind, kw = "current_clamp", dict(amp_nA=self.c_amp.value, delay_ms=d, dur_ms=dur, stream=True)
         else:
             z = self._zap_settings()
             d, dur = z["delay_ms"], z["duration_ms"]
-            _, kw = p._common(name, False, d + dur + z["tail_ms"])
-            fn, extra = jobs.zap_job, dict(z, stream=False)
-            markers = [d, d + dur]
+            kind, kw = "zap", dict(z, stream=False)
+        markers = [d, d + dur]
         self.status.value = f"running {html.escape(tab)} on {html.escape(name)}…"
         self.panel.status = "running…"
 
@@ -367,22 +346,16 @@ class ProfilerDashboard:
                 self.panel.push(tr.t, [tr["v"]], [{"label": "v", "unit": "mV", "color": "#1f77b4"}],
                                 markers=markers, status=f"running {pct:.0f}%", final=False)
 
-        fut = self.worker.submit_job(fn, dict(kw, **extra), on_partial=partial)
-        fut.add_done_callback(lambda f: self._done(f, gen, tab, name, extra))
+        fut = p.submit(kind, cell=name, on_partial=partial, **kw)  # a newer run stops the stale F–I sweep
+        fut.add_done_callback(lambda f: self._done(f, gen, tab))
 
-    def _done(self, fut: Any, gen: int, tab: str, name: str, extra: dict) -> None:
+    def _done(self, fut: Any, gen: int, tab: str) -> None:
         if fut.cancelled() or gen != self._gen:
             return
         if fut.exception() is not None:
             return self._error(fut.exception())
         try:
-            out, p = fut.result(), self.prof
-            if tab == "passive":
-                res = p._passive_result(name, extra["amp_nA"], extra["delay_ms"], extra["dur_ms"], out)
-            elif tab == "clamp":
-                res = p._clamp_result(name, extra["amp_nA"], extra["delay_ms"], extra["dur_ms"], out)
-            else:
-                res = p._zap_result(name, extra["f0_hz"], extra["f1_hz"], extra["kind"], out)
+            res = fut.result()
             self.last[tab] = res
             if self.tab == tab:
                 self._draw(tab, res)
@@ -393,9 +366,6 @@ class ProfilerDashboard:
     def _start_fi(self, gen: int) -> None:
         from ..analysis.fi import fi_currents
 
-        if self._fi_stop is not None:
-            self._fi_stop.set()  # the stale sweep stops; the new one starts when the pool is free
-        stop = self._fi_stop = threading.Event()
         start, end, step = self.f_start.value, self.f_stop.value, self.f_step.value
         currents = fi_currents(start * 1e-3, end * 1e-3, step * 1e-3)  # raises on a bad range
         self.f_progress.max, self.f_progress.value = int(currents.size), 0
@@ -409,19 +379,19 @@ class ProfilerDashboard:
         self.f_out.value = ""
         self.status.value = f"F–I on {html.escape(self.prof.current)}: {currents.size} steps in parallel…"
 
-        def work() -> None:
-            try:
-                curve = self.prof.fi_curve(start, end, step, unit="pA", dur_ms=self.f_dur.value,
-                                           on_result=lambda i, c: self._fi_step_done(gen, i, c), stop_event=stop)
-            except Exception as err:
-                if gen == self._gen and not stop.is_set():
-                    self._error(err)
-                return
-            if gen == self._gen:
-                self.last["fi"] = curve
-                self._draw("fi", curve)
+        # the stale sweep stops; the new one starts when the pool is free
+        fut = self.prof.submit("fi_curve", start=start, stop=end, step=step, unit="pA", dur_ms=self.f_dur.value,
+                               on_partial=lambda i, c: self._fi_step_done(gen, i, c))
 
-        threading.Thread(target=work, name="bmtool_lab-profiler-fi", daemon=True).start()
+        def done(f: Any) -> None:
+            if f.cancelled() or gen != self._gen:
+                return
+            if f.exception() is not None:
+                return self._error(f.exception())
+            self.last["fi"] = f.result()
+            self._safe(self._draw, "fi", f.result())
+
+        fut.add_done_callback(done)
 
     def _fi_step_done(self, gen: int, i: int, curve: Any) -> None:
         if gen != self._gen:
@@ -470,17 +440,23 @@ class ProfilerDashboard:
         def progress(done: int, total: int) -> None:
             self.a_progress.max, self.a_progress.value = total, done
 
-        def work() -> None:
+        def done(f: Any) -> None:
             try:
-                df = self.prof.profile_all(on_result=progress, zap=self._zap_settings())
-                self.last["all"] = df
-                self._draw("all", df)
-            except Exception as err:
-                self._error(err)
+                if f.cancelled():
+                    return
+                if f.exception() is not None:
+                    return self._error(f.exception())
+                self.last["all"] = f.result()
+                self._safe(self._draw, "all", f.result())
             finally:
                 self.a_run.disabled = False
 
-        threading.Thread(target=work, name="bmtool_lab-profiler-all", daemon=True).start()
+        try:
+            fut = self.prof.submit("profile_all", zap=self._zap_settings(), on_partial=progress)
+        except Exception:
+            self.a_run.disabled = False
+            raise
+        fut.add_done_callback(done)
 
     # --- drawing --------------------------------------------------------------------------------
     def _draw(self, tab: str, res: Any) -> None:

@@ -138,6 +138,40 @@ def test_a_cancelled_sweep_does_not_spoil_the_next(prof):
         assert fi.done.all() and not fi.errors
 
 
+def test_submit_runs_in_the_background_and_a_newer_sweep_stops_the_stale_one(prof):
+    """What the dashboard calls: CellProfiler.submit(kind, ...) -> a Future, listeners told."""
+    from concurrent.futures import CancelledError
+
+    events: list[tuple[str, str]] = []
+
+    def listener(event: str, payload: object) -> None:
+        if event in ("running", "result", "error"):
+            events.append((event, payload if event == "running" else payload["kind"]))  # type: ignore[index]
+
+    prof.add_listener(listener)
+    try:
+        p = prof.submit("passive", amp_nA=-0.02, cell="ProfPassive", stream=True).result(timeout=120)
+        assert p.r_in_MOhm == pytest.approx(prof.passive(-0.02, cell="ProfPassive").r_in_MOhm, rel=1e-6)
+        assert prof.submit("describe", cell="ProfPassive").result(timeout=120) is prof.describe("ProfPassive")
+        # the method's own arguments, "kind" (of chirp) included
+        z = prof.submit("zap", f0_hz=1.0, f1_hz=20.0, duration_ms=1000.0, kind="linear", cell="ProfPassive")
+        assert z.result(timeout=120).kind == "linear"
+        stale = prof.submit("fi_curve", start=0, stop=500, step=50, dur_ms=200.0, cell="ProfHH")
+        steps: list[int] = []
+        new = prof.submit("fi_curve", start=0, stop=100, step=50, dur_ms=200.0, cell="ProfHH", rheobase=False,
+                          on_partial=lambda i, c: steps.append(i))
+        curve = new.result(timeout=300)
+        assert curve.done.all() and sorted(steps) == [0, 1, 2]
+        with pytest.raises(CancelledError):
+            stale.result(timeout=300)
+    finally:
+        prof.remove_listener(listener)
+    assert ("running", "passive") in events and ("result", "passive") in events
+    assert ("result", "fi_curve") in events
+    with pytest.raises(ValueError, match="kind must be one of"):
+        prof.submit("nope")
+
+
 def test_rebound_spikes_after_the_step_do_not_count(prof):
     fi = prof.fi_curve(-0.3, -0.3, 0.1, unit="nA", delay_ms=50.0, dur_ms=100.0, post_ms=80.0, cell="ProfHH",
                        rheobase=False)
