@@ -191,7 +191,7 @@ def measure_run(out: dict, m: MeasureSettings, kind: str) -> dict:
     method = m.amplitude_method
     if method == "deconvolve" and kern is None:
         method = "prepulse"
-    amps = pulse_amplitudes(tu, xu, pulses, method=method, kernel=kern, netcon_delay_ms=float(out.get("delay_ms", 0.0)))
+    amps = pulse_amplitudes(tu, xu, pulses, method=method, kernel=kern, netcon_delay_ms=float(out.get("netcon_delay_ms", 0.0)))
     idx = stp_indices(amps, m.n_train, m.n_rec, normaliser=m.normaliser)
     metrics.update(idx)
     metrics["amplitudes"] = [float(a) for a in amps]
@@ -246,7 +246,7 @@ def _measure_poisson(out: dict, m: MeasureSettings, t: np.ndarray, x: np.ndarray
         if method == "deconvolve" and kern is None:
             method = "prepulse"
         amps = pulse_amplitudes(tu, xu, pulses, method=method, kernel=kern,
-                                netcon_delay_ms=float(out.get("delay_ms", 0.0)))
+                                netcon_delay_ms=float(out.get("netcon_delay_ms", 0.0)))
     nan = float("nan")
     mean = float(amps.mean()) if n else nan
     metrics["amplitude_mean"] = mean

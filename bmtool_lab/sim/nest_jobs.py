@@ -262,7 +262,7 @@ def _pulse_times(proto: Any) -> np.ndarray:
     if proto.kind == "single":
         pts = np.array([proto.t_start_ms])
     elif proto.kind == "train":
-        pts = train_pulse_times(proto.freq_hz, proto.n_train, proto.n_rec, proto.rec_delay_ms, proto.t_start_ms)
+        pts = train_pulse_times(proto.freq_hz, proto.n_train, proto.n_rec, proto.recovery_delay_ms, proto.t_start_ms)
     else:
         pts = poisson_pulse_times(proto.poisson_rate_hz, proto.poisson_duration_ms, proto.seed, proto.t_start_ms)
     return np.unique(_on_grid(pts, proto.dt))  # Poisson events in one step merge (NEST: one spike per step)
@@ -308,13 +308,13 @@ def _record(nest: Any, mm: Any, node: Any, keys: dict[str, str]) -> tuple[np.nda
 def nest_synapse_run_job(ctx: Any, spec: PointSynapseSpec, params: dict[str, float], proto: Any,
                          measure: Any = None) -> dict:
     """One synapse run on NEST: single event, train + recovery or Poisson (``proto`` is the
-    BioNet tuner's RunProtocol: kind, t_start_ms, freq_hz, n_train, n_rec, rec_delay_ms,
+    BioNet tuner's RunProtocol: kind, t_start_ms, freq_hz, n_train, n_rec, recovery_delay_ms,
     tail_ms, dt (the NEST resolution), clamp, kernel...).
 
     ``clamp="current"`` analyses V_m ("v_soma", mV); ``"voltage"`` the current an ideal clamp
     would supply, ``-I_syn`` ("i_clamp", pA), exact for current-based models (their synaptic
     current does not depend on V_m). Returns the BioNet job's dict (t, traces, units,
-    pulse_times_ms, kernel, delay_ms, sim_ms, measured...) so the same analysis applies.
+    pulse_times_ms, kernel, netcon_delay_ms, sim_ms, measured...) so the same analysis applies.
     """
     t0 = time.perf_counter()
     nest = _nest()
@@ -367,7 +367,7 @@ def nest_synapse_run_job(ctx: Any, spec: PointSynapseSpec, params: dict[str, flo
             units["i_clamp"] = "pA"
     out: dict[str, Any] = {
         "t": t, "traces": {k: v.astype(np.float32) for k, v in traces.items()}, "units": units,
-        "pulse_times_ms": pulses, "delay_ms": delay, "sim_ms": sim_ms, "solver_steps": False,
+        "pulse_times_ms": pulses, "netcon_delay_ms": delay, "sim_ms": sim_ms, "solver_steps": False,
         "mechanism": spec.synapse_model, "model_id": model, "applied": dict(syn_spec),
         "placement": {"section": model, "x": 0.5, "distance_um": 0.0},
         "stim_window_ms": (float(proto.t_start_ms), float(proto.t_start_ms + proto.poisson_duration_ms)),

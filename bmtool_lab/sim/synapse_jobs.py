@@ -131,8 +131,8 @@ class RunProtocol:
     """One run's protocol (times in ms, potentials in mV, weights in µS, rs in MΩ).
 
     ``kind``: "single" (one event at ``t_start_ms``), "train" (``n_train`` pulses at
-    ``freq_hz`` from ``t_start_ms``, then ``n_rec`` pulses, the first ``rec_delay_ms`` after
-    the last train pulse) or "poisson" (a Poisson train of ``poisson_rate_hz`` Hz over
+    ``freq_hz`` from ``t_start_ms``, then ``n_rec`` pulses, the first ``recovery_delay_ms``
+    after the last train pulse) or "poisson" (a Poisson train of ``poisson_rate_hz`` Hz over
     ``poisson_duration_ms`` from ``t_start_ms``, drawn with ``seed``; same single NetCon). ``clamp``: "voltage" (SEClamp at ``hold_mV``, records the clamp
     current) or "current" (no clamp object at all; records soma v). ``kernel``: also
     simulate the single-event response with the same parameters (for deconvolution).
@@ -145,13 +145,15 @@ class RunProtocol:
     hold_mV: float = -70.0
     rs_MOhm: float = 0.01
     freq_hz: float = 50.0
-    rec_delay_ms: float = 250.0
+    #: interval from the last train pulse to the first recovery pulse (the tuner's ``delay_ms``)
+    recovery_delay_ms: float = 250.0
     n_train: int = 8
     n_rec: int = 4
     t_start_ms: float = 300.0
     tail_ms: float = 150.0
     weight_uS: float = 0.001
-    delay_ms: float = 1.0
+    #: the stimulus NetCon's delay: every event reaches the synapse this long after its pulse time
+    netcon_delay_ms: float = 1.0
     cvode: bool = True
     atol: float = 1e-4
     dt: float = 0.025
@@ -175,13 +177,13 @@ class RunProtocol:
             return poisson_pulse_times(self.poisson_rate_hz, self.poisson_duration_ms, self.seed, self.t_start_ms)
         from bmtool_lab.analysis.stp import train_pulse_times
 
-        return train_pulse_times(self.freq_hz, self.n_train, self.n_rec, self.rec_delay_ms, self.t_start_ms)
+        return train_pulse_times(self.freq_hz, self.n_train, self.n_rec, self.recovery_delay_ms, self.t_start_ms)
 
     @property
     def tstop_ms(self) -> float:
         if self.kind == "poisson":  # the whole window, even when its last events come early
-            return float(self.t_start_ms + self.poisson_duration_ms + self.delay_ms + self.tail_ms)
-        return float(self.pulse_times()[-1] + self.delay_ms + self.tail_ms)
+            return float(self.t_start_ms + self.poisson_duration_ms + self.netcon_delay_ms + self.tail_ms)
+        return float(self.pulse_times()[-1] + self.netcon_delay_ms + self.tail_ms)
 
 
 # --- the model kept in the worker -------------------------------------------------------------
@@ -496,8 +498,8 @@ def synapse_run_job(ctx: Any, spec: SynapseSpec, params: dict[str, Any], proto: 
     train = model.train
     train.set_times(times)
     train.set_weight(proto.weight_uS)
-    train.delay_ms = float(proto.delay_ms)
-    train.netcon.delay = float(proto.delay_ms)
+    train.delay_ms = float(proto.netcon_delay_ms)
+    train.netcon.delay = float(proto.netcon_delay_ms)
     settings = protocol.SimSettings(tstop=proto.tstop_ms, dt=proto.dt, celsius=proto.celsius,
                                     v_init=proto.v_init, cvode=proto.cvode, atol=proto.atol)
     if proto.cvode:
@@ -549,7 +551,8 @@ def synapse_run_job(ctx: Any, spec: SynapseSpec, params: dict[str, Any], proto: 
         "t": out_t, "traces": dict(trace.values), "units": {k: units[k] for k in trace.values},
         "pulse_times_ms": times, "kernel": kernel, "placement": dict(model.placement),
         "applied": applied, "notes": notes, "sim_ms": sim_s * 1e3, "restored": bool(restored),
-        "n_points": int(len(trace)), "model_id": id(model), "delay_ms": float(proto.delay_ms), "mechanism": spec.mechanism, "clamp_present": model.clamp is not None,
+        "n_points": int(len(trace)), "model_id": id(model), "netcon_delay_ms": float(proto.netcon_delay_ms),
+        "mechanism": spec.mechanism, "clamp_present": model.clamp is not None,
         "n_netcons_to_synapse": _netcons_to(model.syn), "solver_steps": bool(h.cvode.active()),
         "e_rev_mV": float(model.syn.e) if hasattr(model.syn, "e") else None,
     }

@@ -78,7 +78,6 @@ from bmtool_lab.tuning.synapse_model import (
 from bmtool_lab.tuning.synapse_protocol import (
     _DOCS,
     _PROTOCOL_ALIASES,
-    BMTOOL_NETCON_DELAY_MS,
     Listener,
     ParamSpec,
     PoissonResult,
@@ -89,6 +88,7 @@ from bmtool_lab.tuning.synapse_protocol import (
     _param_range,
     analyse_run,
     measure_settings,
+    run_protocol,
 )
 from bmtool_lab.tuning.synapse_saving import SynapseSaving
 from bmtool_lab.tuning.synapse_sweeps import SynapseSweeps
@@ -571,19 +571,8 @@ class SynapseTuner(ConnectionModel, SynapseSweeps, SynapseSaving, ShowsDashboard
         return replace(self.protocol, **changes).validated()
 
     def _run_protocol(self, st: _ConnState, p: SynapseProtocol, kind: str, stream: bool) -> RunProtocol:
-        return RunProtocol(
-            kind=kind, clamp=p.clamp, hold_mV=p.hold_mV, rs_MOhm=p.rs_MOhm, freq_hz=p.freq_hz,
-            rec_delay_ms=p.delay_ms, n_train=p.n_train, n_rec=p.n_rec, t_start_ms=p.t_start_ms,
-            tail_ms=max(p.tail_ms, p.window_ms) if kind == "single" else p.tail_ms,
-            weight_uS=st.weight_uS, delay_ms=BMTOOL_NETCON_DELAY_MS if self.convention == "bmtool" else st.delay_ms,
-            cvode=p.cvode, atol=p.atol, dt=p.dt,
-            celsius=34.0 if p.celsius is None else p.celsius, v_init=-70.0 if p.v_init is None else p.v_init,
-            # The single-event kernel (a second run): deconvolution and the train's event metrics.
-            # bmtool's convention measures raw amplitudes and no event metrics in a train: one run.
-            kernel=kind in ("train", "poisson") and not (self.convention == "bmtool" and p.amplitude_method != "deconvolve"),
-            checkpoint=p.checkpoint, stream=stream, poisson_rate_hz=p.poisson_rate_hz,
-            poisson_duration_ms=p.poisson_duration_ms, seed=p.seed,
-        )
+        return run_protocol(p, kind, weight_uS=st.weight_uS, netcon_delay_ms=st.delay_ms, convention=self.convention,
+                            stream=stream)
 
     def _job_kwargs(self, st: _ConnState, p: SynapseProtocol, kind: str, stream: bool) -> dict[str, Any]:
         strict = frozenset(k for k in st.params if k not in _numeric(st.file_params) or st.ct is None)

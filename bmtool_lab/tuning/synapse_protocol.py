@@ -1,6 +1,7 @@
 """What a synapse tuner run is: the tunable parameters (:class:`ParamSpec`), the protocol
-(:class:`SynapseProtocol`), the results (single event, train, Poisson), the tuner's error, and
-the kernel-side analysis of a run (:func:`analyse_run`, metrics of docs/metrics.md)."""
+(:class:`SynapseProtocol`) and the worker's run protocol made from it (:func:`run_protocol`),
+the results (single event, train, Poisson), the tuner's error, and the kernel-side analysis of
+a run (:func:`analyse_run`, metrics of docs/metrics.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from bmtool_lab.sim.synapse_jobs import (
     MeasureSettings,
+    RunProtocol,
     measure_run,
 )
 
@@ -159,6 +161,37 @@ class SynapseProtocol:
 #: bmtool 0.8.7's SynapseTuner connects its stimulus with this NetCon delay (ms) whatever the
 #: edge says; convention="bmtool" does the same, so latency and half-width compare
 BMTOOL_NETCON_DELAY_MS = 1.3
+
+
+def run_protocol(p: SynapseProtocol, kind: str, *, weight_uS: float, netcon_delay_ms: float,
+                 convention: str = "bmtool_lab", stream: bool = False) -> RunProtocol:
+    """The worker's protocol of one run (:class:`~bmtool_lab.sim.synapse_jobs.RunProtocol`) of
+    the tuner's protocol ``p``: the one conversion every run goes through (the tuner, the
+    optimizer's evaluations, the sweeps, the PointNet tuner).
+
+    ``kind``: "single", "train" or "poisson"; ``weight_uS``: the connection's NetCon weight;
+    ``netcon_delay_ms``: its NetCon delay (ms; the edge's delay), which every event adds to its
+    pulse time. The tuner's ``delay_ms`` is the *recovery* delay (last train pulse to first
+    recovery pulse) and becomes ``recovery_delay_ms``; the two are never the same field.
+    ``convention="bmtool"`` uses bmtool's fixed NetCon delay (:data:`BMTOOL_NETCON_DELAY_MS`)
+    and skips the single-event kernel unless amplitudes are deconvolved. Single events run at
+    least ``window_ms`` after the pulse; ``celsius``/``v_init`` left None become 34 °C / -70 mV.
+    """
+    return RunProtocol(
+        kind=kind, clamp=p.clamp, hold_mV=p.hold_mV, rs_MOhm=p.rs_MOhm, freq_hz=p.freq_hz,
+        recovery_delay_ms=float(p.delay_ms), n_train=p.n_train, n_rec=p.n_rec, t_start_ms=p.t_start_ms,
+        tail_ms=max(p.tail_ms, p.window_ms) if kind == "single" else p.tail_ms,
+        weight_uS=float(weight_uS),
+        netcon_delay_ms=BMTOOL_NETCON_DELAY_MS if convention == "bmtool" else float(netcon_delay_ms),
+        cvode=p.cvode, atol=p.atol, dt=p.dt,
+        celsius=34.0 if p.celsius is None else p.celsius, v_init=-70.0 if p.v_init is None else p.v_init,
+        # The single-event kernel (a second run): deconvolution and the train's event metrics.
+        # bmtool's convention measures raw amplitudes and no event metrics in a train: one run.
+        kernel=kind in ("train", "poisson") and not (convention == "bmtool" and p.amplitude_method != "deconvolve"),
+        checkpoint=p.checkpoint, stream=stream, poisson_rate_hz=p.poisson_rate_hz,
+        poisson_duration_ms=p.poisson_duration_ms, seed=p.seed,
+    )
+
 
 _PROTOCOL_ALIASES = {"freq": "freq_hz", "delay": "delay_ms", "hold": "hold_mV", "f": "freq_hz",
                      "rate_hz": "poisson_rate_hz", "duration_ms": "poisson_duration_ms"}
