@@ -30,6 +30,7 @@ from bmtool_lab.tuning.fit_search import (
     _Search,
 )
 from bmtool_lab.tuning.synapse import SynapseProtocol
+from bmtool_lab.tuning.tuner_like import TunerLike
 
 
 # --- the result -------------------------------------------------------------------------------
@@ -99,7 +100,7 @@ class FitResult:
         """(best − target)/scale for every target (a relative error where the target is not near 0)."""
         return {k: (self.best_metrics.get(k, float("nan")) - v) / self.scales[k] for k, v in self.targets.items()}
 
-    def apply(self, tuner: Any) -> dict[str, float]:
+    def apply(self, tuner: TunerLike) -> dict[str, float]:
         """Set the best parameters on ``tuner`` (selecting the fitted connection if it has another
         one selected): one validated, undoable change, exactly like moving the sliders."""
         if not self.best_params:
@@ -237,7 +238,7 @@ class ResumableFit:
 
     # --- saving / resuming ------------------------------------------------------------------
     @classmethod
-    def resume(cls, path: str | Path, tuner: Any = None, *, cost: Callable | None = None) -> Any:
+    def resume(cls, path: str | Path, tuner: TunerLike | None = None, *, cost: Callable | None = None) -> Any:
         """An optimizer that continues the fit saved at ``path`` (:meth:`FitResult.save`).
 
         Without ``tuner`` one is opened from the saved config and connection. The saved base

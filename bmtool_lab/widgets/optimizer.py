@@ -23,6 +23,7 @@ import numpy as np
 from bmtool_lab.analysis.metric_catalog import METRICS as METRIC_CATALOG
 from bmtool_lab.tuning.fit_problem import METHODS, METRICS, PENALTY, OptimizerError, _parse_protocol
 from bmtool_lab.tuning.optimizer import SynapseOptimizer
+from bmtool_lab.tuning.tuner_like import TunerLike
 
 from ._format import METRIC_HELP, fmt_number, shown_unit
 from .trace import TracePanel
@@ -143,7 +144,7 @@ class FitPanel:
     """The Fit panel of a :class:`~bmtool_lab.tuning.synapse.SynapseTuner`; ``optimizer`` (a
     :class:`SynapseOptimizer`) fills the controls, else they start from the tuner's values."""
 
-    def __init__(self, tuner: Any, optimizer: SynapseOptimizer | None = None) -> None:
+    def __init__(self, tuner: TunerLike, optimizer: SynapseOptimizer | None = None) -> None:
         self.tuner = tuner
         self.optimizer = optimizer
         self._lock = threading.Lock()

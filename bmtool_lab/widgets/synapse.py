@@ -18,6 +18,7 @@ import numpy as np
 
 from bmtool_lab.analysis.metric_catalog import METRICS as METRIC_CATALOG
 from bmtool_lab.analysis.metric_catalog import TRACE_CHARGE, TRACE_UNIT
+from bmtool_lab.tuning.tuner_like import TunerLike
 
 from ._format import METRIC_HELP, fmt_number, shown_unit
 from .problems import problems_box
@@ -152,9 +153,10 @@ class _ParamControl:
 
 
 class SynapseDashboard:
-    """Widgets bound to a :class:`~bmtool_lab.tuning.synapse.SynapseTuner`."""
+    """Widgets bound to a :class:`~bmtool_lab.tuning.synapse.SynapseTuner` (any
+    :class:`~bmtool_lab.tuning.tuner_like.TunerLike`: the dashboard uses no other member)."""
 
-    def __init__(self, tuner: Any) -> None:
+    def __init__(self, tuner: TunerLike) -> None:
         self.tuner = tuner
         self._lock = threading.Lock()
         self._controls: dict[str, _ParamControl] = {}
