@@ -9,7 +9,6 @@ worker: :func:`bmtool_lab.sim.cells.build_cell`.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -283,12 +282,3 @@ def cell_type_of(cell_types: list[CellType], population: str, node_type_ids: tup
         return find_cell_type(cell_types, f"{population}:{groups[0]}")
     raise KeyError(f"no cell type of population {population!r} with node_type_id {list(node_type_ids)}; "
                    f"choices: {', '.join(sorted({ct.key for ct in cell_types}))}")
-
-
-def hoc_templates_in(folder: Path) -> dict[str, Path]:
-    """Template name -> the .hoc file that defines it (``begintemplate Name``), in ``folder``."""
-    out: dict[str, Path] = {}
-    for path in sorted(Path(folder).glob("*.hoc")):
-        for name in re.findall(r"^\s*begintemplate\s+(\w+)", path.read_text(errors="replace"), re.MULTILINE):
-            out.setdefault(name, path)
-    return out

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bmtool_lab.model.cell_types import CellType, hoc_templates_in
+from bmtool_lab.model.cell_types import CellType
+from bmtool_lab.model.hoc_templates import template_body, template_names, templates_in
 
 from .context import load_mechanisms_or_raise, neuron_h
 from .errors import SimError
@@ -122,9 +123,7 @@ def _hoc_call(what: str, fn: Any, *args: Any) -> Any:
 # --- hoc templates ----------------------------------------------------------------------------
 def template_init_args(hoc_text: str, template: str) -> list[str]:
     """The ``$1`` / ``$s1`` / ``$o1`` arguments that ``init()`` of ``template`` reads."""
-    m = re.search(rf"begintemplate\s+{re.escape(template)}\b(.*?)endtemplate\s+{re.escape(template)}\b",
-                  hoc_text, re.DOTALL)
-    body = m.group(1) if m else ""
+    body = template_body(hoc_text, template) or ""  # comments dropped
     start = re.search(r"proc\s+init\s*\(\s*\)[^{]*\{", body)
     if not start:
         return []
@@ -132,8 +131,7 @@ def template_init_args(hoc_text: str, template: str) -> list[str]:
     while i < len(body) and depth:
         depth += {"{": 1, "}": -1}.get(body[i], 0)
         i += 1
-    init = re.sub(r"//.*", "", body[start.end():i])
-    return sorted(set(re.findall(r"\$[so]?\d+", init)))
+    return sorted(set(re.findall(r"\$[so]?\d+", body[start.end():i])))
 
 
 def _build_hoc(ct: CellType) -> CellHandle:
@@ -144,7 +142,7 @@ def _build_hoc(ct: CellType) -> CellHandle:
         if ct.templates_dir is None or not Path(ct.templates_dir).is_dir():
             raise SimError("model", f"{ct.name}: hoc template {name!r} needs a templates_dir (components.templates_dir "
                                     f"is {ct.templates_dir})")
-        found = hoc_templates_in(Path(ct.templates_dir))
+        found = templates_in(ct.templates_dir)
         path = found.get(name)
         if path is None:
             raise SimError("model", f"{ct.name}: no .hoc file in {ct.templates_dir} defines template {name!r} "
@@ -152,7 +150,7 @@ def _build_hoc(ct: CellType) -> CellHandle:
     if not Path(path).is_file():
         raise SimError("model", f"{ct.name}: hoc file {path} does not exist")
     text = Path(path).read_text(errors="replace")
-    if not re.search(rf"begintemplate\s+{re.escape(name)}\b", text):
+    if name not in template_names(text):
         raise SimError("model", f"{ct.name}: {path} does not define template {name!r}")
     if not hasattr(h, name):
         with _working_dir(Path(path).parent):

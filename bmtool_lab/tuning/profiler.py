@@ -40,9 +40,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..model.cell_types import CellType, find_cell_type, hoc_templates_in, list_cell_types
+from ..model.cell_types import CellType, find_cell_type, list_cell_types
 from ..model.check import check_model
 from ..model.config import ModelConfig, load_config
+from ..model.hoc_templates import strip_comments, template_body, templates_in
 from ..sim import profiler_jobs as jobs
 from ..sim.errors import SimError
 from ..sim.protocol import SimSettings
@@ -131,7 +132,7 @@ class CellProfiler(CellParams, BackgroundRuns, ShowsDashboard):
             folder = Path(src).expanduser().resolve()
             if not folder.is_dir():
                 raise FileNotFoundError(f"{folder} is neither a BMTK config file nor a folder of hoc templates")
-            found = hoc_templates_in(folder)
+            found = templates_in(folder)
             if not found:
                 raise ValueError(f"no hoc template (begintemplate Name) in the *.hoc files of {folder}; "
                                  "for a BMTK network pass its simulation_config.json")
@@ -278,13 +279,12 @@ class CellProfiler(CellParams, BackgroundRuns, ShowsDashboard):
         if ct.kind == "hoc":
             from ..sim.mechanisms import MechanismError, missing_mechanisms
 
-            path = ct.template_file or hoc_templates_in(Path(ct.templates_dir)).get(ct.template_name or "") \
+            path = ct.template_file or templates_in(ct.templates_dir).get(ct.template_name or "") \
                 if (ct.template_file or ct.templates_dir) else None
             if path is not None and Path(path).is_file():
-                text = re.sub(r"//[^\n]*|/\*.*?\*/", "", Path(path).read_text(errors="replace"), flags=re.DOTALL)
-                tmpl = re.escape(ct.template_name or "")
-                block = re.search(rf"begintemplate\s+{tmpl}\b(.*?)endtemplate\s+{tmpl}\b", text, re.DOTALL)
-                needed = set(re.findall(r"\binsert\s+(\w+)", block.group(1) if block else text))
+                text = Path(path).read_text(errors="replace")
+                block = template_body(text, ct.template_name or "")
+                needed = set(re.findall(r"\binsert\s+(\w+)", block if block is not None else strip_comments(text)))
                 try:
                     missing = missing_mechanisms(needed, ct.mechanisms_dir)
                 except MechanismError as err:

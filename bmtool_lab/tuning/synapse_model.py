@@ -126,7 +126,8 @@ def _cell_from_template(template: Any, mechanisms_dir: Any, templates_dir: Any) 
     """A CellType (or a builder function) from the ``template`` argument of a tuner without BMTK."""
     import re
 
-    from bmtool_lab.model.cell_types import CellType, hoc_templates_in
+    from bmtool_lab.model.cell_types import CellType
+    from bmtool_lab.model.hoc_templates import template_names, templates_in
 
     if isinstance(template, CellType):
         if mechanisms_dir and template.mechanisms_dir is None:
@@ -143,7 +144,7 @@ def _cell_from_template(template: Any, mechanisms_dir: Any, templates_dir: Any) 
     if path.suffix == ".hoc":
         if not path.is_file():
             raise TunerError(f"hoc file {path} does not exist")
-        found = re.findall(r"^\s*begintemplate\s+(\w+)", path.read_text(errors="replace"), re.MULTILINE)
+        found = template_names(path.read_text(errors="replace"))
         if name is None:
             if len(found) != 1:
                 raise TunerError(f"{path} defines {len(found)} templates ({', '.join(found)}); "
@@ -154,7 +155,7 @@ def _cell_from_template(template: Any, mechanisms_dir: Any, templates_dir: Any) 
         return CellType.from_hoc(name, hoc_file=path, mechanisms_dir=mechanisms_dir)
     if templates_dir is None:
         raise TunerError(f"template {text!r}: give a .hoc file path, or templates_dir= to find it in")
-    if text not in hoc_templates_in(Path(templates_dir)):
+    if text not in templates_in(templates_dir):
         raise TunerError(f"no .hoc file in {templates_dir} defines template {text!r}")
     return CellType.from_hoc(text, templates_dir=templates_dir, mechanisms_dir=mechanisms_dir)
 
