@@ -1,10 +1,11 @@
-"""The connectivity dashboard: a bqplot heatmap of a ConnectivityExplorer matrix with pickers,
-hover text, click-to-details and export.
+"""The connectivity dashboard: a ConnectivityExplorer matrix on a canvas heatmap
+(:class:`~bmtool_lab.widgets.heatmap.CanvasHeatmap`, every grid size) with pickers, hover text,
+click-to-details and export.
 
 Built only when displayed (``ConnectivityExplorer._repr_mimebundle_``), so headless use never
-imports ipywidgets or bqplot. Every callback catches its errors and shows them in the status
-line (ipywidgets swallows exceptions raised in observers). Stable CSS classes (``bmtl-conn-*``)
-let browser tests find the parts.
+imports ipywidgets or bqplot (the details' histograms). Every callback catches its errors and
+shows them in the status line (ipywidgets swallows exceptions raised in observers). Stable CSS
+classes (``bmtl-conn-*``) let browser tests find the parts.
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import bqplot as bq
 import ipywidgets as w
 import numpy as np
-from bqplot.traits import array_dimension_bounds, array_serialization
-from traittypes import Array
 
 from .connectivity_parts import (
     _dropdown,
@@ -28,22 +26,22 @@ from .connectivity_parts import (
     _histogram_figure,
     text_colours,
 )
+from .heatmap import CanvasHeatmap
 from .problems import problems_box
 
 if TYPE_CHECKING:  # pragma: no cover
+    import bqplot as bq
     import pandas as pd
 
     from ..model.connection_types import ConnectionType
     from ..tuning.connectivity import ConnectivityExplorer
-    from .heatmap import CanvasHeatmap
     from .network3d import NetworkView3D
     from .network_graph import NetworkGraphView
 
 __all__ = ["ConnectivityDashboard"]
 
-#: Largest grid drawn with bqplot's SVG GridHeatMap (rows or columns); larger grids go to a
-#: CanvasHeatmap (one SVG element per cell gets slow in the browser beyond ~10^4 cells).
-MAX_GRID = 100
+#: Largest grid (cells) whose numbers are sent to the heatmap; it writes each where it fits.
+MAX_NUMBERED_CELLS = 100 * 100
 
 _STAT_METRICS = ("convergence", "divergence", "gap_convergence")
 _COUNT_METRICS = ("total", "convergence", "divergence")
@@ -53,18 +51,6 @@ _GRAPH_METRIC = {"total": "total", "percent": "percent", "unidirectional": "perc
                  "gap_percent": "percent", "convergence": "convergence", "divergence": "convergence",
                  "gap_convergence": "convergence"}
 _NO_TUNER = "The synapse tuner is not available yet: set dashboard.on_open_synapse_tuner to a callback"
-
-
-class _GridHeatMap(bq.GridHeatMap):
-    """GridHeatMap whose arrays are not squeezed: bqplot turns a 1×N matrix into a vector (and
-    1×1 into a scalar), which its front end cannot draw; one source or target group is common."""
-
-    row = Array(None, allow_none=True).tag(sync=True, scaled=True, rtype="Number", atype="bqplot.Axis",
-                                           **array_serialization).valid(array_dimension_bounds(1, 1))
-    column = Array(None, allow_none=True).tag(sync=True, scaled=True, rtype="Number", atype="bqplot.Axis",
-                                              **array_serialization).valid(array_dimension_bounds(1, 1))
-    color = Array(None, allow_none=True).tag(sync=True, scaled=True, rtype="Color", atype="bqplot.ColorAxis",
-                                             **array_serialization).valid(array_dimension_bounds(2, 2))
 
 
 class ConnectivityDashboard(w.VBox):
@@ -99,39 +85,16 @@ class ConnectivityDashboard(w.VBox):
                                     layout=w.Layout(width="190px", max_width="100%"))
         self.symmetric.add_class("bmtl-conn-symmetric")
 
-        # heatmap: rows = source groups (top to bottom), columns = target groups
-        self._row_scale = bq.OrdinalScale(reverse=True)
-        self._col_scale = bq.OrdinalScale()
-        self._color_scale = bq.ColorScale(scheme="viridis", min=0)
-        self.hover = w.HTML("", layout=w.Layout(padding="4px"))
-        self.hover.add_class("bmtl-conn-hover")
-        self.heatmap = _GridHeatMap(color=np.zeros((1, 1)), row=np.array(["–"]), column=np.array(["–"]),
-                                      scales={"row": self._row_scale, "column": self._col_scale,
-                                              "color": self._color_scale},
-                                      interactions={"hover": "tooltip"},
-                                      selected_style={"stroke": "red", "stroke-width": "3px"},
-                                      null_color="#eeeeee", stroke="white", tooltip=self.hover,
-                                      display_format=None)
-        # the numbers on the cells: a Label mark, so each gets its own colour (GridHeatMap's own
-        # labels are all one colour, black on the dark end of viridis)
-        self.cell_labels = bq.Label(x=[], y=[], text=[], colors=["black"], align="middle", default_size=10,
-                                    font_weight="normal", scales={"x": self._col_scale, "y": self._row_scale})
-        self._row_axis = bq.Axis(scale=self._row_scale, side="left", label="source")
-        self._col_axis = bq.Axis(scale=self._col_scale, label="target", tick_rotate=-30)
-        self._color_axis = bq.ColorAxis(scale=self._color_scale, side="right")
-        self.figure = bq.Figure(marks=[self.heatmap, self.cell_labels],
-                                axes=[self._row_axis, self._col_axis, self._color_axis],
-                                layout=w.Layout(width="100%", max_width="560px", height="480px"),
-                                fig_margin={"top": 40, "bottom": 70, "left": 90, "right": 80})
-        self.figure.add_class("bmtl-conn-heatmap")
-        self.canvas_heatmap: CanvasHeatmap | None = None  # built on the first grid above MAX_GRID
-        self.heatmap.on_hover(self._on_hover)
+        # heatmap: rows = source groups (top to bottom), columns = target groups; the hover line
+        # (value, numerator, denominator) under it
+        self.heatmap = CanvasHeatmap(height=440, layout=w.Layout(width="100%", max_width="600px"))
+        self.heatmap.add_class("bmtl-conn-canvas-heatmap")
+        self.heatmap.observe(self._on_hover, "hovered")
         self.heatmap.observe(self._on_select, "selected")
-        # bqplot's GridHeatMap "click: select" handler gets no cell (it throws, and the click never
-        # reaches Python), so selection is ours: the element-click message carries the cell's data
-        # when bqplot finds it; otherwise the last hovered cell (a click follows a hover) is used.
-        self._hovered: tuple[int, int] | None = None
-        self.heatmap.on_element_click(self._on_click)
+        self.hover = w.HTML("", layout=w.Layout(padding="4px", min_height="3.6em"))
+        self.hover.add_class("bmtl-conn-hover")
+        self.figure = w.VBox([self.heatmap, self.hover], layout=w.Layout(width="100%"))
+        self.figure.add_class("bmtl-conn-heatmap")
 
         # details of the clicked group pair
         self.summary = w.HTML("<i>Click a cell to see its connections.</i>")
@@ -198,7 +161,6 @@ class ConnectivityDashboard(w.VBox):
         self.graph.add_class("bmtl-conn-graph")
         self.graph.observe(self._on_graph, "selected_index")
         problems = problems_box(getattr(explorer, "model_problems", []))
-        self._plot_slot = len(problems) + 1  # where the heatmap sits: after the problems and the controls
         super().__init__([*problems, controls, self.figure,
                           w.HBox([self.export_path, self.export_csv, self.export_png], layout=wrap),
                           self.status, self.details, self.graph, self.view3d])
@@ -289,29 +251,18 @@ class ConnectivityDashboard(w.VBox):
             return
         value = frames["value"]
         self._frames = frames
-        if max(value.shape) > MAX_GRID:
-            self._draw_canvas(value)
-            return
-        self._show_plot(self.figure)
         color = value.to_numpy(dtype=float)
-        with self.cell_labels.hold_sync():  # labels of a group no longer shown would be drawn at NaN
-            self.cell_labels.x, self.cell_labels.y, self.cell_labels.text = [], [], []
-        with self.heatmap.hold_sync():
-            self.heatmap.selected = None
-            # bqplot validates row/column against the current color shape: set the color first
-            self.heatmap.row = None
-            self.heatmap.column = None
-            self.heatmap.color = color
-            self.heatmap.row = np.array([str(v) for v in value.index])
-            self.heatmap.column = np.array([str(v) for v in value.columns])
         finite = color[np.isfinite(color)]
-        self._color_scale.max = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-        self._label_cells(value, color)
+        vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+        numbered = color.size <= MAX_NUMBERED_CELLS
         attrs = value.attrs
-        self._row_axis.label = f"source {attrs['group_by']}"
-        self._col_axis.label = f"target {attrs['group_by']}"
         stat = f" ({attrs['stat']})" if "stat" in attrs else ""
-        self.figure.title = f"{metric}{stat} [{attrs['units']}]"
+        # a new matrix clears the selection (its observer hides the details)
+        self.heatmap.set_matrix(
+            value, title=f"{metric}{stat} [{attrs['units']}]", units=attrs["units"],
+            row_title=f"source {attrs['group_by']}", col_title=f"target {attrs['group_by']}", vmin=0.0, vmax=vmax,
+            cell_text=[_fmt(v) for v in color.ravel()] if numbered else (),
+            cell_text_colors=text_colours(color, 0.0, vmax) if numbered else ())
         note = attrs.get("note", "")
         self._set_status(note or f"{value.shape[0]} source × {value.shape[1]} target groups; "
                                   f"numerator: {attrs.get('numerator', '')}; denominator: {attrs.get('denominator', '')}"
@@ -326,84 +277,18 @@ class ConnectivityDashboard(w.VBox):
                   if f"{r}_cells_selected" in attrs]
         return f"; restricted to the 3D selection: {', '.join(picked)}" if picked else ""
 
-    def _label_cells(self, value: pd.DataFrame, color: np.ndarray) -> None:
-        """Write each cell's value on it, in the colour readable on that cell."""
-        rows = np.repeat([str(v) for v in value.index], color.shape[1])
-        cols = np.tile([str(v) for v in value.columns], color.shape[0])
-        with self.cell_labels.hold_sync():
-            self.cell_labels.x, self.cell_labels.y = cols, rows
-            self.cell_labels.text = [_fmt(v) for v in color.ravel()]
-            self.cell_labels.colors = text_colours(color, 0.0, self._color_scale.max)
-
-    def _show_plot(self, plot: w.Widget) -> None:
-        """Put ``plot`` (the bqplot figure or the canvas box) in the heatmap slot."""
-        if self.children[self._plot_slot] is not plot:
-            children = list(self.children)
-            children[self._plot_slot] = plot
-            self.children = tuple(children)
-
-    def _draw_canvas(self, value: pd.DataFrame) -> None:
-        """Draw a grid above MAX_GRID on the CanvasHeatmap; its hover/click feed the bqplot code paths."""
-        from .heatmap import CanvasHeatmap
-
-        if self.canvas_heatmap is None:
-            self.canvas_heatmap = CanvasHeatmap(layout=w.Layout(width="720px"))
-            self.canvas_heatmap.add_class("bmtl-conn-canvas-heatmap")
-            self.canvas_heatmap.observe(self._on_canvas_hover, "hovered")
-            self.canvas_heatmap.observe(self._on_canvas_select, "selected")
-            # the hover HTML is the bqplot tooltip; here it is shown under the canvas instead
-            self._canvas_box = w.VBox([self.canvas_heatmap, self.hover])
-        attrs = value.attrs
-        stat = f" ({attrs['stat']})" if "stat" in attrs else ""
-        color = value.to_numpy(dtype=float)
-        finite = color[np.isfinite(color)]
-        self.canvas_heatmap.set_matrix(
-            value, title=f"{attrs['metric']}{stat} [{attrs['units']}]", units=attrs["units"],
-            row_title=f"source {attrs['group_by']}", col_title=f"target {attrs['group_by']}",
-            vmin=0.0, vmax=float(finite.max()) if finite.size and finite.max() > 0 else 1.0)
-        self._show_plot(self._canvas_box)
-        self._set_status(attrs.get("note", "") or f"{value.shape[0]} source × {value.shape[1]} target groups "
-                         f"(canvas heatmap above {MAX_GRID}); numerator: {attrs.get('numerator', '')}; "
-                         f"denominator: {attrs.get('denominator', '')}" + self._selection_note(attrs))
-        self.details.layout.display = "none"
-        self.hover.value = ""
-        self._refresh_graph()
-
-    def _on_canvas_hover(self, change: dict) -> None:
-        cell = change["new"]
-        if not cell:
-            return  # keep the last text: the pointer left the canvas
-        try:
-            self._hovered = (int(cell[0]), int(cell[1]))
-            self.hover.value = self.hover_text(*self._hovered)
-        except Exception as err:  # noqa: BLE001
-            self.hover.value = html.escape(f"{type(err).__name__}: {err}")
-
-    def _on_canvas_select(self, change: dict) -> None:
-        cell = change["new"]
-        self._on_select({"new": [cell] if cell else None})  # same details path as a bqplot click
-
     def _cell(self, row: int, col: int) -> tuple[Any, Any]:
         value = self._frames["value"]
         return value.index[row], value.columns[col]
 
-    def _on_hover(self, mark: Any, event: dict) -> None:
+    def _on_hover(self, change: dict) -> None:
+        cell = change["new"]
+        if not cell:
+            return  # keep the last text: the pointer left the heatmap
         try:
-            data = event.get("data") or {}
-            r, c = int(data["rowNum"]), int(data["columnNum"])
-            self._hovered = (r, c)
-            self.hover.value = self.hover_text(r, c)
+            self.hover.value = self.hover_text(int(cell[0]), int(cell[1]))
         except Exception as err:  # noqa: BLE001
             self.hover.value = html.escape(f"{type(err).__name__}: {err}")
-
-    def _on_click(self, mark: Any, event: dict) -> None:
-        data = (event or {}).get("data") or {}
-        try:
-            cell = (int(data["rowNum"]), int(data["columnNum"]))
-        except (KeyError, TypeError, ValueError):
-            cell = self._hovered
-        if cell is not None:
-            self.heatmap.selected = [list(cell)]
 
     def hover_text(self, row: int, col: int) -> str:
         """Value with its numerator and denominator for grid cell (row, col), as HTML."""
@@ -422,12 +307,11 @@ class ConnectivityDashboard(w.VBox):
 
     def _on_select(self, change: dict) -> None:
         sel = change["new"]
-        if sel is None or len(sel) == 0:
+        if not sel:
             self.details.layout.display = "none"
             return
-        r, c = (int(x) for x in np.asarray(sel[-1]).ravel()[:2])
         try:
-            self.show_details(*self._cell(r, c))
+            self.show_details(*self._cell(*sel))
         except Exception as err:  # noqa: BLE001
             self._set_status(f"{type(err).__name__}: {err}", error=True)
 
@@ -436,10 +320,7 @@ class ConnectivityDashboard(w.VBox):
         value = self._frames["value"]
         r = [str(v) for v in value.index].index(str(source_group))
         c = [str(v) for v in value.columns].index(str(target_group))
-        if self.children[self._plot_slot] is self.figure:
-            self.heatmap.selected = [[r, c]]
-        else:
-            self.canvas_heatmap.selected = [r, c]
+        self.heatmap.selected = [r, c]
 
     def open_3d(self) -> NetworkView3D:
         """Build (once) and open the 3D view of the cells; returns it."""
@@ -459,9 +340,8 @@ class ConnectivityDashboard(w.VBox):
             try:
                 self.open_3d()
                 sel = self.heatmap.selected
-                if sel is not None and len(sel):
-                    r, c = (int(x) for x in np.asarray(sel[-1]).ravel()[:2])
-                    self.network_view.highlight_pair(*self._cell(r, c), group_by=self.group_by.value)
+                if sel:
+                    self.network_view.highlight_pair(*self._cell(*sel), group_by=self.group_by.value)
             except Exception as err:  # noqa: BLE001
                 self._set_status(f"3D view: {type(err).__name__}: {err}", error=True)
 
@@ -478,8 +358,8 @@ class ConnectivityDashboard(w.VBox):
             self.graph_box.children = (self.graph_view,)
             self._refresh_graph()
             sel = self.heatmap.selected
-            if sel is not None and len(sel):  # a matrix cell chosen before: its edge too
-                self.graph_view.mark(*self._cell(*(int(x) for x in np.asarray(sel[-1]).ravel()[:2])))
+            if sel:  # a matrix cell chosen before: its edge too
+                self.graph_view.mark(*self._cell(*sel))
         self.graph.selected_index = 0
         return self.graph_view
 
@@ -620,8 +500,5 @@ class ConnectivityDashboard(w.VBox):
 
     def _on_export_png(self, _button: Any) -> None:
         name = Path(self.export_path.value.strip() or self._default_csv()).with_suffix(".png").name
-        if self.children[self._plot_slot] is self.figure:
-            self.figure.save_png(name)  # rendered and downloaded by the browser
-        else:
-            self.canvas_heatmap.save_png(name)
+        self.heatmap.save_png(name)  # the canvas as drawn, downloaded by the browser
         self._set_status(f"asked the browser to save {name}")

@@ -22,8 +22,9 @@ def _fmt(x: float) -> str:
     return f"{x:.0f}" if float(x).is_integer() else f"{x:.3g}"
 
 
-# viridis (bqplot's colour scheme here), 10 stops; the text on a cell is white or black, whichever
-# contrasts more with the cell's colour (WCAG relative luminance; white below 0.179)
+# viridis (the canvas heatmap's map: STOPS in js/widgets/heatmap_canvas.ts), 10 stops; the text on a
+# cell is white or black, whichever contrasts more with the cell's colour (WCAG relative
+# luminance; white below 0.179)
 _VIRIDIS = np.array([[68, 1, 84], [72, 40, 120], [62, 73, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137],
                      [53, 183, 121], [110, 206, 88], [181, 222, 43], [253, 231, 37]], dtype=float) / 255.0
 _WHITE_TEXT_BELOW = 0.179

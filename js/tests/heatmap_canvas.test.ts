@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import widget, { colourRange, fmt, labelStep, type HeatmapTraits } from "../widgets/heatmap_canvas.js";
+import widget, { clipLabel, colourRange, columnAngle, fmt, labelStep, type HeatmapTraits } from "../widgets/heatmap_canvas.js";
 import { allContexts, contextOf } from "./canvas_stub.js";
 import { f32, FakeModel, host } from "./fake_model.js";
 
@@ -16,6 +16,8 @@ function traits(over: Partial<HeatmapTraits> = {}): HeatmapTraits {
     units: "",
     vmin: null,
     vmax: null,
+    cell_text: [],
+    cell_text_colors: [],
     selected: [],
     hovered: [],
     height: 400,
@@ -52,6 +54,8 @@ function centreOf(el: HTMLElement, r: number, c: number, nr = 2, nc = 3) {
   return { clientX: b.left + ((c + 0.5) * b.width) / nc, clientY: b.top + ((r + 0.5) * b.height) / nr };
 }
 const mouse = (type: string, at: { clientX: number; clientY: number }) => new MouseEvent(type, { ...at, bubbles: true });
+
+const texts = (ctx: ReturnType<typeof contextOf>) => ctx.callsOf("fillText").map((c) => c.args[0] as string);
 
 // The cell image (n_cols × n_rows ImageData) painted on the offscreen canvas.
 function cellPixels() {
@@ -155,6 +159,85 @@ describe("canvas heatmap", () => {
     expect(drawn).not.toContain("cell1");
   });
 
+  it("writes each cell's number at its centre in its own colour, where it fits", () => {
+    const cell_text = ["0", "5", "10", "–", "2.5", "7.5"];
+    const cell_text_colors = ["white", "white", "black", "black", "white", "black"];
+    const { el, ctx } = rendered({ cell_text, cell_text_colors });
+    const b = plotBox(el);
+    for (let i = 0; i < 6; i++) {
+      const [r, c] = [Math.floor(i / 3), i % 3];
+      const call = ctx.callsOf("fillText").find((k) => k.args[0] === cell_text[i])!;
+      expect(call.state.fillStyle).toBe(cell_text_colors[i]);
+      expect(call.args[1]).toBeCloseTo(b.left + ((c + 0.5) * b.width) / 3, 6);
+      expect(call.args[2]).toBeCloseTo(b.top + ((r + 0.5) * b.height) / 2, 6);
+    }
+    expect(JSON.parse(el.dataset.numbers!)).toEqual(cell_text.map((t, i) => [Math.floor(i / 3), i % 3, t,
+      cell_text_colors[i]]));
+  });
+
+  it("numbers that do not fit their cell, or no numbers given, are not drawn", () => {
+    const n = 50; // 4 rows × 50 columns of ~9 px: "12.3" (24 px) does not fit, "1" (6 px) does
+    const text = Array.from({ length: 4 * n }, (_, i) => (i % 2 ? "12.3" : "1"));
+    const { el, ctx } = rendered({ values: f32(new Array(4 * n).fill(1)), n_rows: 4, n_cols: n, row_labels: [],
+      col_labels: [], cell_text: text, cell_text_colors: [] });
+    expect(texts(ctx)).not.toContain("12.3");
+    const drawn = JSON.parse(el.dataset.numbers!) as [number, number, string, string][];
+    expect(drawn.length).toBe((4 * n) / 2);
+    const rows = rendered({ values: f32(new Array(n * 2).fill(1)), n_rows: n, n_cols: 2, row_labels: [],
+      col_labels: [], cell_text: new Array(n * 2).fill("1") }); // rows of ~6 px: lower than the text
+    expect(JSON.parse(rows.el.dataset.numbers!)).toEqual([]);
+    expect(drawn.every(([, c, t, colour]) => t === "1" && c % 2 === 0 && colour === "black")).toBe(true);
+    const none = rendered();
+    expect(JSON.parse(none.el.dataset.numbers!)).toEqual([]);
+    expect(texts(none.ctx)).not.toContain("7.5");
+  });
+
+  it("column labels: horizontal when they fit, else rotated 30°, else vertical every k-th", () => {
+    const { el, ctx } = rendered();
+    expect(el.dataset.colAngle).toBe("0");
+    const b = plotBox(el);
+    const sst = ctx.callsOf("fillText").find((k) => k.args[0] === "SST")!;
+    expect(sst.args[1]).toBeCloseTo(b.left + (2.5 * b.width) / 3, 6); // under its column, not rotated
+    expect(sst.args[2]).toBeCloseTo(b.top + b.height + 4, 6);
+    expect(ctx.callsOf("rotate").map((k) => k.args[0])).not.toContain(-Math.PI / 6);
+
+    const grid = (n: number) => ({ values: f32(new Array(2 * n).fill(1)), n_rows: 2, n_cols: n, row_labels: ["a", "b"],
+      col_labels: Array.from({ length: n }, (_, j) => `population_${String(j).padStart(2, "0")}`) });
+    const mid = rendered(grid(15)); // ~28 px columns, 78 px names
+    expect(mid.el.dataset.colAngle).toBe("30");
+    expect(mid.ctx.callsOf("rotate").map((k) => k.args[0])).toContain(-Math.PI / 6);
+    expect(JSON.parse(mid.el.dataset.colTicks!)).toHaveLength(15); // every name drawn
+    expect(plotBox(mid.el).left).toBeGreaterThanOrEqual(78 * Math.cos(Math.PI / 6) - 28 / 2); // the first stays on the canvas
+    const dense = rendered(grid(80));
+    expect(dense.el.dataset.colAngle).toBe("90");
+    expect(Number(dense.el.dataset.colStep)).toBeGreaterThan(1);
+    expect(dense.ctx.callsOf("rotate").map((k) => k.args[0])).toContain(-Math.PI / 2);
+  });
+
+  it("tick labels drawn, ready flag and the accessible name", () => {
+    const { el, canvas } = rendered({ title: "percent [%]", row_title: "source pop_name", col_title: "target pop_name" });
+    expect(JSON.parse(el.dataset.rowTicks!)).toEqual(["Exc", "PV"]);
+    expect(JSON.parse(el.dataset.colTicks!)).toEqual(["Exc", "PV", "SST"]);
+    expect(el.dataset.ready).toBe("true");
+    expect(canvas.getAttribute("aria-label")).toBe("percent [%]: 2 source pop_name × 3 target pop_name");
+    expect(rendered({ values: f32([]), n_rows: 0, n_cols: 0 }).el.dataset.ready).toBe("false");
+  });
+
+  it("white lines between cells large enough, none between small ones", () => {
+    const white = (ctx: ReturnType<typeof contextOf>) => ctx.callsOf("stroke").filter((k) => k.state.strokeStyle === "white");
+    const { ctx } = rendered();
+    expect(white(ctx)).toHaveLength(1);
+    expect(ctx.callsOf("moveTo")).toHaveLength(2 + 1 + 3); // 2 column and 1 row separators, 3 colour-bar ticks
+    const n = 200;
+    const big = rendered({ values: f32(new Array(n * n).fill(1)), n_rows: n, n_cols: n, row_labels: [], col_labels: [] });
+    expect(white(big.ctx)).toHaveLength(0);
+  });
+
+  it("the colour bar is labelled at its low, middle and high value", () => {
+    const { ctx } = rendered({ vmin: 0, vmax: 20 });
+    expect(texts(ctx)).toEqual(expect.arrayContaining(["0", "10", "20", "conn"]));
+  });
+
   it("long labels are clipped to 18 characters", () => {
     const { ctx } = rendered({ row_labels: ["a_very_long_population_name", "PV"] });
     const texts = ctx.callsOf("fillText").map((c) => c.args[0]);
@@ -192,5 +275,10 @@ describe("canvas heatmap", () => {
     expect(fmt(3)).toBe("3");
     expect(fmt(0.123456)).toBe("0.123");
     expect(fmt(Number.NaN)).toBe("–");
+    expect(columnAngle(40, 30)).toBe(0);
+    expect(columnAngle(30, 60)).toBe(30);
+    expect(columnAngle(20, 60)).toBe(90);
+    expect(clipLabel("short")).toBe("short");
+    expect(clipLabel("x".repeat(19))).toBe(`${"x".repeat(17)}…`);
   });
 });

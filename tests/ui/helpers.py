@@ -224,13 +224,25 @@ def default_sidebar_width(page) -> float:
     return width
 
 
+def matrix_cells(page, conn_selector: str) -> list[tuple[int, int, dict]]:
+    """The connectivity heatmap's cells as (row, col, centre) with the centre a position inside
+    its canvas (for ``locator.hover/click(position=...)``), from the plot area it reports."""
+    data = page.eval_on_selector(f"{conn_selector} .bmtl-conn-heatmap .bmtl-heatmap-canvas", "el => ({...el.dataset})")
+    left, top, width, height = (float(v) for v in data["plot"].split(","))
+    nr, nc = int(data["rows"]), int(data["cols"])
+    return [(r, c, {"x": left + (c + 0.5) * width / nc, "y": top + (r + 0.5) * height / nr})
+            for r in range(nr) for c in range(nc)]
+
+
 def click_matrix_cell(page, conn_selector: str, label: str) -> None:
-    """Hover the connectivity heatmap's cells until the hover line names ``label`` (e.g.
+    """Hover the connectivity heatmap's cells until its tooltip names ``label`` (e.g.
     "Exc → PV"), then click that cell; fails when no cell is that pair."""
-    for cell in page.query_selector_all(f"{conn_selector} .bmtl-conn-heatmap rect.heatmapcell"):
-        cell.hover(position={"x": 4, "y": 4})
-        page.wait_for_timeout(150)
-        if label in page.inner_text(".bmtl-conn-hover"):  # bqplot shows the tooltip outside the dashboard
-            cell.click(position={"x": 4, "y": 4})
+    hm = f"{conn_selector} .bmtl-conn-heatmap .bmtl-heatmap-canvas"
+    canvas = page.locator(f"{hm} canvas")
+    canvas.scroll_into_view_if_needed()
+    for _r, _c, at in matrix_cells(page, conn_selector):
+        canvas.hover(position=at)
+        if f"{label}:" in page.inner_text(f"{hm} .bmtl-heatmap-tooltip"):
+            canvas.click(position=at)
             return
     raise AssertionError(f"no heatmap cell is {label!r}")

@@ -31,7 +31,7 @@ def bar_heights(page, css: str) -> list[float]:
 def test_details_histograms_and_open_tuner(page, lab_server) -> None:
     open_notebook(page, lab_server, write_notebook(lab_server.root, "conn_details.ipynb", CELLS))
     run_all_cells(page)
-    page.wait_for_selector(f"{CONN} .bmtl-conn-heatmap rect.heatmapcell", timeout=120_000)
+    page.wait_for_selector(f"{CONN} .bmtl-conn-heatmap .bmtl-heatmap-canvas[data-ready='true']", timeout=120_000)
     # the Exc → PV cell (row Exc, column PV): 18 connections, one edge type Exc2PV
     click_matrix_cell(page, CONN, "Exc → PV")
     page.wait_for_function(f"() => document.querySelectorAll('{CONN} .bmtl-conn-delay-hist rect.bar').length > 0"

@@ -41,6 +41,9 @@ def test_canvas_heatmap_draws_and_click_selects(page, lab_server) -> None:
     page.wait_for_function(f"() => document.querySelector('{HEATMAP}')?.dataset.rows === '150'", timeout=120_000)
     data = page.eval_on_selector(HEATMAP, "el => ({...el.dataset})")
     assert data["cols"] == "150" and data["selected"] == "" and int(data["rowStep"]) > 1  # not every label fits
+    # column names stand vertical at this density, every k-th; no numbers were given
+    assert data["colAngle"] == "90" and int(data["colStep"]) > 1 and json.loads(data["numbers"]) == []
+    assert json.loads(data["rowTicks"])[:2] == ["src0", f"src{data['rowStep']}"]
     left, top, width, height = (float(v) for v in data["plot"].split(","))
     # the cells were painted: a pixel inside the plot is not blank
     rgba = page.eval_on_selector(

@@ -1,4 +1,4 @@
-"""The connectivity heatmap's numbers as a user reads them: each readable on its cell (white on
+"""The connectivity heatmap's numbers as a user reads them on its canvas: each readable on its cell (white on
 the dark end of viridis, black on the light end), written one way (0 as "0", at most 3
 significant digits, no trailing zeros), and the picker rows wrapping instead of clipping in
 the right sidebar at its default width."""
@@ -19,20 +19,34 @@ CELLS = ["import bmtool_lab\nimport bmtool_lab.lab as L\nfrom bmtool_lab import 
          "config = bmtool_lab.build_example('example_network')\nconn = ConnectivityExplorer(config)\nconn",
          "L.open_dashboard('connectivity', str(config), None, 'right')"]
 
-# Each number on a cell: its text, and the WCAG contrast ratio of its colour against the cell's fill.
+# Each number the heatmap drew on a cell: its text and colour as drawn, the cell's fill read back
+# from the canvas (a pixel near the cell's corner, off the text and the white lines), the WCAG
+# contrast ratio of the two, and whether a pixel of the text's colour is near the cell's centre.
 _LABELS_JS = """root => {
-  const rgb = (s) => (s.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
+  const hm = root.querySelector('.bmtl-conn-heatmap .bmtl-heatmap-canvas');
+  const canvas = hm.querySelector('canvas');
+  const ctx = canvas.getContext('2d');
+  const dpr = canvas.width / canvas.getBoundingClientRect().width;
+  const [left, top, width, height] = hm.dataset.plot.split(',').map(Number);
+  const nr = Number(hm.dataset.rows), nc = Number(hm.dataset.cols), cw = width / nc, ch = height / nr;
+  const px = (x, y) => Array.from(ctx.getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data).slice(0, 3);
   const lum = (c) => { const l = c.map(v => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
                        return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2]; };
+  const ink = {white: [255, 255, 255], black: [0, 0, 0]};
   const out = [];
-  for (const t of root.querySelectorAll('.bmtl-conn-heatmap text.label')) {
-    const b = t.getBoundingClientRect();
-    const cell = document.elementsFromPoint(b.x + b.width / 2, b.y + b.height / 2)
-      .find(e => e.classList && e.classList.contains('heatmapcell'));
-    if (!cell) { out.push({text: t.textContent, contrast: 0, cell: null}); continue; }
-    const a = lum(rgb(getComputedStyle(t).fill)), c = lum(rgb(getComputedStyle(cell).fill));
-    out.push({text: t.textContent, contrast: (Math.max(a, c) + 0.05) / (Math.min(a, c) + 0.05),
-              color: getComputedStyle(t).fill, cell: getComputedStyle(cell).fill});
+  for (const [r, c, text, color] of JSON.parse(hm.dataset.numbers)) {
+    const x0 = left + c * cw, y0 = top + r * ch;
+    const cell = px(x0 + 4, y0 + 4);
+    const want = ink[color];
+    let inked = false;
+    for (let dx = -12; dx <= 12 && !inked; dx++) {
+      for (let dy = -6; dy <= 6 && !inked; dy++) {
+        const p = px(x0 + cw / 2 + dx, y0 + ch / 2 + dy);
+        inked = Math.max(...p.map((v, i) => Math.abs(v - want[i]))) < 48;
+      }
+    }
+    const a = lum(want), b = lum(cell);
+    out.push({r, c, text, color, cell, inked, contrast: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)});
   }
   return out;
 }"""
@@ -52,13 +66,14 @@ def _numbers_ok(text: str) -> bool:
 def test_heatmap_numbers_readable_and_pickers_wrap(page, lab_server) -> None:
     open_notebook(page, lab_server, write_notebook(lab_server.root, "heatmap_labels.ipynb", CELLS))
     run_all_cells(page)
-    page.wait_for_selector(f"{INLINE} .bmtl-conn-heatmap text.label", timeout=120_000)
-    n_cells = page.eval_on_selector_all(f"{INLINE} .bmtl-conn-heatmap rect.heatmapcell", "els => els.length")
-    page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length === n",
-                           arg=[f"{INLINE} .bmtl-conn-heatmap text.label", n_cells], timeout=30_000)
+    page.wait_for_selector(f"{INLINE} .bmtl-conn-heatmap .bmtl-heatmap-canvas[data-ready='true']", timeout=120_000)
+    shape = page.eval_on_selector(f"{INLINE} .bmtl-heatmap-canvas", "el => [Number(el.dataset.rows), Number(el.dataset.cols)]")
+    n_cells = shape[0] * shape[1]
     labels = page.eval_on_selector(INLINE, _LABELS_JS)
     assert len(labels) == n_cells >= 9
-    assert all(lab["cell"] for lab in labels), labels  # each number sits on its cell
+    # each number sits on its own cell, and is drawn there in its colour
+    assert sorted((lab["r"], lab["c"]) for lab in labels) == [(r, c) for r in range(shape[0]) for c in range(shape[1])]
+    assert [lab for lab in labels if not lab["inked"]] == [], labels
     assert [lab for lab in labels if lab["contrast"] < 4.5] == [], labels  # readable on every cell
     assert [lab["text"] for lab in labels if not _numbers_ok(lab["text"])] == [], labels
     texts = [lab["text"] for lab in labels]
@@ -67,7 +82,7 @@ def test_heatmap_numbers_readable_and_pickers_wrap(page, lab_server) -> None:
     assert len({lab["color"] for lab in labels}) == 2, labels
 
     # The explorer in the right sidebar at its default width: nothing clipped, no horizontal scrollbar.
-    page.wait_for_selector(f"{SIDE} .bmtl-conn-heatmap rect.heatmapcell", timeout=120_000)
+    page.wait_for_selector(f"{SIDE} .bmtl-conn-heatmap .bmtl-heatmap-canvas[data-ready='true']", timeout=120_000)
     page.wait_for_timeout(500)
     assert_fits(page, SIDE)
     screenshot(page, "sidebar-connectivity")

@@ -46,7 +46,7 @@ RED_SRC, BLUE_TGT = [217, 26, 26], [26, 89, 242]
 def test_3d_view_draws_cells_orbits_and_highlights_a_matrix_cell(page, lab_server) -> None:
     open_notebook(page, lab_server, write_notebook(lab_server.root, "network3d.ipynb", CELLS))
     run_all_cells(page)
-    page.wait_for_selector(f"{CONN} .bmtl-conn-heatmap rect.heatmapcell", timeout=120_000)
+    page.wait_for_selector(f"{CONN} .bmtl-conn-heatmap .bmtl-heatmap-canvas[data-ready='true']", timeout=120_000)
     page.click(f"{CONN} .bmtl-conn-3d .jupyter-widget-Collapse-header, {CONN} .bmtl-conn-3d .p-Collapse-header, "
                f"{CONN} .bmtl-conn-3d .lm-Collapse-header")
     page.wait_for_function(f"() => Number(document.querySelector('{VIEW}')?.dataset.points) > 0", timeout=60_000)

@@ -56,7 +56,7 @@ def _point_at(page, k: int) -> tuple[float, float]:
 def test_graph_nodes_edges_hover_click_details_3d_and_tuner(page, lab_server) -> None:
     open_notebook(page, lab_server, write_notebook(lab_server.root, "network_graph.ipynb", CELLS))
     run_all_cells(page)
-    page.wait_for_selector(f"{CONN} .bmtl-conn-heatmap rect.heatmapcell", timeout=120_000)
+    page.wait_for_selector(f"{CONN} .bmtl-conn-heatmap .bmtl-heatmap-canvas[data-ready='true']", timeout=120_000)
     _open(page, ".bmtl-conn-3d")
     page.wait_for_function(f"() => Number(document.querySelector('{VIEW}')?.dataset.points) > 0", timeout=60_000)
     _open(page, ".bmtl-conn-graph")
@@ -121,7 +121,7 @@ def test_3d_box_selection_restricts_the_matrix_and_graph_fits_the_sidebar(page, 
     host = "#jp-right-stack .bmtl-host[data-ready='true']"
     conn = f"{host} .bmtl-conn"
     graph, view = f"{conn} .bmtl-graph", f"{conn} .bmtl-network3d"
-    page.wait_for_selector(f"{conn} .bmtl-conn-heatmap rect.heatmapcell", timeout=120_000)
+    page.wait_for_selector(f"{conn} .bmtl-conn-heatmap .bmtl-heatmap-canvas[data-ready='true']", timeout=120_000)
     default_sidebar_width(page)
     _open(page, ".bmtl-conn-graph", conn)
     page.wait_for_function(f"() => Number(document.querySelector(\"{graph}\")?.dataset.edges) > 0",

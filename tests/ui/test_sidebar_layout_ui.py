@@ -77,7 +77,7 @@ def test_profiler_fits_the_default_sidebar_on_every_tab(page, lab_server, viewpo
 @VIEWPORTS
 def test_connectivity_fits_the_default_sidebar_with_details_and_3d(page, lab_server, viewport) -> None:
     _open_in_sidebar(page, lab_server, viewport, "connectivity")
-    page.wait_for_selector(f"{CONN} .bmtl-conn-heatmap rect.heatmapcell", timeout=120_000)
+    page.wait_for_selector(f"{CONN} .bmtl-conn-heatmap .bmtl-heatmap-canvas[data-ready='true']", timeout=120_000)
     default_sidebar_width(page)
     assert_fits(page, HOST)
     # a matrix cell's details: the three histograms with bars

@@ -1,4 +1,4 @@
-"""CanvasHeatmap traits, and the connectivity dashboard's switch to it above MAX_GRID groups (headless)."""
+"""CanvasHeatmap traits, and the connectivity dashboard on it with a large grid (headless)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,18 @@ def test_values_round_trip_as_float32_bytes():
         hm.set_matrix(np.zeros((2, 2)), ["a"], ["x", "y"])
 
 
+def test_cell_text_is_per_cell_and_replaced_with_the_matrix():
+    from bmtool_lab.widgets.heatmap import CanvasHeatmap
+
+    hm = CanvasHeatmap()
+    hm.set_matrix(np.eye(2), cell_text=np.array([["1", "0"], ["0", "1"]]), cell_text_colors=["black", "white"] * 2)
+    assert hm.cell_text == ["1", "0", "0", "1"] and hm.cell_text_colors == ["black", "white", "black", "white"]
+    hm.set_matrix(np.eye(3))  # no text given: none shown
+    assert hm.cell_text == [] and hm.cell_text_colors == []
+    with pytest.raises(ValueError, match="cell_text"):
+        hm.set_matrix(np.eye(2), cell_text=["1"])
+
+
 def test_selection_is_a_cell_or_empty_and_cleared_by_new_data():
     from bmtool_lab.widgets.heatmap import CanvasHeatmap
 
@@ -53,25 +65,27 @@ def test_selection_is_a_cell_or_empty_and_cleared_by_new_data():
 def big_dash(tmp_path_factory):
     pytest.importorskip("bqplot")
     from bmtool_lab.tuning.connectivity import ConnectivityExplorer
-    from bmtool_lab.widgets.connectivity import MAX_GRID, ConnectivityDashboard
+    from bmtool_lab.widgets.connectivity import ConnectivityDashboard
 
-    names = [f"g{i:03d}" for i in range(MAX_GRID + 20)]
+    names = [f"g{i:03d}" for i in range(120)]
     ring = {(names[i], names[(i + 1) % len(names)]): 1.0 for i in range(len(names))}  # g_i → g_i+1, all pairs
     cfg = random_network(tmp_path_factory.mktemp("big"), {n: 2 for n in names}, ring)
     return ConnectivityDashboard(ConnectivityExplorer(cfg), group_by="pop_name")
 
 
-def test_large_grid_uses_the_canvas_heatmap(big_dash):
+def test_large_grid_on_the_canvas_heatmap(big_dash):
+    from bmtool_lab.widgets.connectivity import MAX_NUMBERED_CELLS
     from bmtool_lab.widgets.heatmap import CanvasHeatmap
 
     dash = big_dash
-    hm = dash.canvas_heatmap
-    assert isinstance(hm, CanvasHeatmap) and any(hm in getattr(c, 'children', ()) for c in dash.children) and dash.figure not in dash.children
+    hm = dash.heatmap
+    assert isinstance(hm, CanvasHeatmap) and hm in dash.figure.children and dash.figure in dash.children
+    assert 120 * 120 > MAX_NUMBERED_CELLS and hm.cell_text == []  # too many cells to number: not sent
     expected = dash.explorer.matrix("percent", group_by="pop_name")
     assert (hm.n_rows, hm.n_cols) == expected.shape == (120, 120)
     np.testing.assert_allclose(hm.matrix(), expected.to_numpy(np.float32))
-    assert hm.row_labels[:2] == ["g000", "g001"] and "percent" in hm.title and "canvas heatmap" in dash.status.value
-    # hover text and click details go through the bqplot code paths
+    assert hm.row_labels[:2] == ["g000", "g001"] and "percent" in hm.title and "120 source × 120 target" in dash.status.value
+    # hover text and click details
     hm.hovered = [0, 1]
     assert "g000 → g001" in dash.hover.value and "<b>100</b> %" in dash.hover.value
     assert dash.details.layout.display == "none"
@@ -85,11 +99,12 @@ def test_large_grid_uses_the_canvas_heatmap(big_dash):
     np.testing.assert_allclose(hm.matrix(), dash.explorer.matrix("total", group_by="pop_name").to_numpy(np.float32))
 
 
-def test_coarse_grouping_goes_back_to_bqplot(big_dash):
+def test_coarse_grouping_on_the_same_heatmap(big_dash):
     dash = big_dash
-    dash.group_by.value = "model_type"  # one group: 1 × 1
-    assert dash.figure in dash.children and dash.heatmap.color.shape == (1, 1)
-    dash.heatmap.selected = [[0, 0]]
+    hm = dash.heatmap
+    dash.group_by.value = "model_type"  # one group: 1 × 1, numbered
+    assert dash.heatmap is hm and hm.matrix().shape == (1, 1) and len(hm.cell_text) == 1
+    hm.selected = [0, 0]
     assert dash.details.layout.display == "flex"
     dash.group_by.value = "pop_name"
-    assert dash.figure not in dash.children and dash.canvas_heatmap.n_rows == 120
+    assert dash.heatmap is hm and hm.n_rows == 120 and hm.cell_text == []
