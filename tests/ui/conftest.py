@@ -15,6 +15,9 @@ import pytest
 IGNORED_CONSOLE = (
     # Chromium's own resource log when a page is closed while a request is in flight (test teardown).
     re.compile(r"net::ERR_ABORTED"),
+    # JupyterLab's debugger extension, when a kernel restarts (or shuts down) while its debugInfo
+    # request is in flight; the debugger is not ours and shows nothing (seen under heavy load).
+    re.compile(r"^Could not restore the debugger state"),
 )
 
 
