@@ -131,7 +131,7 @@ def test_a_cancelled_sweep_does_not_spoil_the_next(prof):
     stop = threading.Event()
     with LocalPool(2) as pool:
         with pytest.raises(SimError) as info:
-            prof.fi_curve(0, 500, 50, dur_ms=200.0, cell="ProfHH", executor=pool,
+            prof.fi_curve(0, 500, 10, dur_ms=200.0, cell="ProfHH", executor=pool,
                           on_result=lambda i, c: stop.set(), stop_event=stop)
         assert info.value.kind == "cancelled"
         fi = prof.fi_curve(0, 500, 50, dur_ms=200.0, cell="ProfHH", executor=pool, rheobase=False)
