@@ -11,8 +11,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .event import event_metrics
 from .metric_catalog import units_of
 from .stability import unstable_reason
+from .stp import pulse_amplitudes, stp_indices
+from .traces import window_mean
 
 
 class MeasuredProtocol(Protocol):
@@ -161,9 +164,6 @@ def measure_run(out: dict, m: MeasureSettings, kind: str) -> dict:
     around single events (crossing times of fast rises), at the run's dt for trains; at dt
     everywhere under ``convention="bmtool"`` (its numbers are quantised to dt).
     """
-    from bmtool_lab.analysis.event import event_metrics
-    from bmtool_lab.analysis.stp import pulse_amplitudes, stp_indices
-
     if out.get("no_response"):
         return {"metrics": {"amplitudes": []} if kind != "single" else {}, "units": {}, "kernel": None,
                 "no_response": out["no_response"]}
@@ -203,8 +203,6 @@ def _measure_kernel(k: dict | None, key: str, m: MeasureSettings, unit: str, fin
                     metrics: dict, units: dict) -> tuple:
     """Event metrics of the single-event kernel (added to ``metrics``/``units``); returns the raw
     kernel (t, x) and the kernel on the analysis grid for deconvolution, or (None, None)."""
-    from bmtool_lab.analysis.event import event_metrics
-
     if k is None:
         return None, None
     tk = np.asarray(k["t"], dtype=np.float64)
@@ -224,9 +222,6 @@ def _measure_poisson(out: dict, m: MeasureSettings, t: np.ndarray, x: np.ndarray
     single-event kernel as for trains (:func:`~bmtool_lab.analysis.stp.pulse_amplitudes`),
     ``amplitude_mean``, ``amplitude_cv`` (std/mean) and ``steady_state_ratio`` (mean amplitude
     of the last 20 % of events / the first one), plus the kernel's event metrics."""
-    from bmtool_lab.analysis.stp import pulse_amplitudes
-    from bmtool_lab.analysis.traces import window_mean
-
     t0, t1 = out["stim_window_ms"]
     metrics: dict[str, Any] = {}
     units: dict[str, str] = {}

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import ModelConfig, load_config
+from .mod_files import mechanism_names
+from .python_hooks import find_model_hooks, model_hook_folders
 
 __all__ = ["check_model", "node_set_problems", "MAX_LISTED"]
 
@@ -47,8 +49,6 @@ def node_set_problems(node_sets: dict[str, Any]) -> list[str]:
 def _python_synapse_models(cfg: ModelConfig) -> set[str]:
     """Synapse models the model's own Python files register (bmtk's ``synapses.py`` pattern,
     ``add_synapse_model``): not a missing mod file."""
-    from .python_hooks import find_model_hooks, model_hook_folders
-
     return {name for hook in find_model_hooks(model_hook_folders(cfg)) for name, _ in hook.synapse_models}
 
 
@@ -62,7 +62,7 @@ def check_model(config: ModelConfig | str | os.PathLike) -> list[str]:
     templates: set[str] = set()
     missing_dyn: dict[str, list[str]] = {}  # file -> the edge types naming it
     try:
-        from .sonata import SonataNetwork
+        from .sonata import SonataNetwork  # local: heavy: pandas, h5py (sonata)
 
         models_dir = cfg.synaptic_models_dir
         for edges in SonataNetwork(cfg).edge_populations():
@@ -86,8 +86,6 @@ def check_model(config: ModelConfig | str | os.PathLike) -> list[str]:
                         f"synaptic_models_dir ({models_dir})")
     if cfg.mechanisms_dir is not None and Path(cfg.mechanisms_dir).exists():
         try:
-            from .mod_files import mechanism_names
-
             defined = set(mechanism_names(cfg.mechanisms_dir))
         except Exception as err:
             problems.append(f"mechanisms: {err}")

@@ -27,7 +27,7 @@ def is_pointnet_config(config: ModelConfig | str | Path | Any) -> bool:
     """True for a PointNet config (see module docs); False for BioNet ones and anything that is
     not a readable config (the caller's own loader then says what is wrong).
     :class:`MixedSimulatorConfig` for a config with both NEST point neurons and other cells."""
-    from .cell_types import list_cell_types
+    from .cell_types import list_cell_types  # local: heavy: pandas, h5py (cell_types)
 
     try:
         cfg = config if isinstance(config, ModelConfig) else load_config(config)

@@ -16,15 +16,15 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ._process import CancelFlag, read_tail
+from .context import WorkerContext, flush_c_stdio, neuron_h, run_job
+from .errors import SimError
+
 
 def main(argv: list[str]) -> None:
     fd, log_path, cancel_path, kind = int(argv[0]), argv[1], argv[2], argv[3]
     conn = Connection(fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    from ._process import CancelFlag, read_tail
-    from .context import WorkerContext, flush_c_stdio, neuron_h, run_job
-    from .errors import SimError
 
     cancel = CancelFlag(cancel_path, create=False)
     t0 = time.perf_counter()

@@ -36,6 +36,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .context import neutral_dir
 from .errors import SimError
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -105,8 +106,6 @@ class WorkerProcess:
     """A started worker process and the pipe to it (kernel side). Not thread-safe by itself."""
 
     def __init__(self, kind: str, name: str = "bmtool_lab-worker"):
-        from .context import neutral_dir
-
         self.name = name
         fd, self.log_path = tempfile.mkstemp(prefix="bmtool_lab-worker-", suffix=".log")
         os.close(fd)

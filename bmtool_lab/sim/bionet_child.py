@@ -49,6 +49,7 @@ def main(argv: list[str]) -> int:
 
     if use_mpi:
         say(f"MPI with {nhost} rank(s)")
+    # local: child process only (the kernel imports this module for its file names)
     from bmtool_lab.model.config import load_config
     from bmtool_lab.model.python_hooks import find_model_hooks, model_hook_folders
     from bmtool_lab.sim.cell_overlay import CELL_OVERLAY_NAME, apply_cell_overlay
@@ -74,7 +75,7 @@ def main(argv: list[str]) -> int:
         for note in apply_cell_overlay(net, cell_overlay):
             say(note)
     if stream_spikes:  # each block's spikes on stdout, for a live raster (sim/spike_stream.py)
-        from bmtool_lab.sim.spike_stream import add_spike_stream
+        from bmtool_lab.sim.spike_stream import add_spike_stream  # local: child process only (numpy)
 
         add_spike_stream(sim)
     sim.run()

@@ -138,6 +138,7 @@ def load_mechanisms_or_raise(mod_dir: str | os.PathLike | None) -> dict[str, str
     """:func:`bmtool_lab.sim.mechanisms.load_mechanisms` with errors as SimError("mechanisms")."""
     if mod_dir is None:
         return {}
+    # local: import-time cost: importlib.metadata, subprocess (+20 ms in the kernel)
     from .mechanisms import MechanismError, load_mechanisms
 
     neuron_h()
@@ -185,7 +186,7 @@ def classify(exc: BaseException, stderr: str, fn: Any, kwargs: dict) -> SimError
         return exc.with_job(name, params)
     text = f"{type(exc).__name__}: {exc}"
     try:
-        from .mechanisms import MechanismError
+        from .mechanisms import MechanismError  # local: import-time cost: importlib.metadata
     except Exception:  # pragma: no cover
         MechanismError = ()  # type: ignore[assignment]
     if isinstance(exc, MechanismError):

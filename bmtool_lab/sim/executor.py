@@ -38,7 +38,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from ._process import WorkerProcess, dumps_job
-from .context import WorkerContext, run_job
+from .context import WorkerContext, neuron_h, run_job
 from .errors import JobCancelled, SimError, job_name, summarize_kwargs
 
 __all__ = ["SweepExecutor", "Feed", "ListFeed", "LocalPool", "DaskExecutor", "get_executor", "default_pool", "SimError"]
@@ -391,7 +391,6 @@ def _dask_task(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     """Runs on a Dask worker: the job with a per-process WorkerContext; failures returned as
     SimError (not raised), so Dask neither retries them nor loses the other items."""
     global _DASK_CONTEXT
-    from .context import neuron_h
 
     if _DASK_CONTEXT is None:
         _DASK_CONTEXT = WorkerContext("dask")

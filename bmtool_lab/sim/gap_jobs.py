@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from . import protocol
+from .context import WorkerContext, neuron_h
 from .errors import SimError
 from .mechanism_info import (
     _load_mechanisms,
@@ -35,15 +37,14 @@ class GapSpec:
 
 
 class _GapModel:
-    def __init__(self, ctx: Any, spec: GapSpec):
-        from . import cells
-        from .context import neuron_h
+    def __init__(self, ctx: WorkerContext, spec: GapSpec):
+        from . import cells  # local: heavy: pandas, h5py (sim.cells)
 
         h = neuron_h()
 
         def build(c: Any, name: str) -> Any:
             if callable(c):
-                from bmtool_lab.model.cell_types import CellType
+                from bmtool_lab.model.cell_types import CellType  # local: heavy: pandas, h5py
 
                 return cells.CellHandle.from_hoc_object(CellType(name=name), c())
             return cells.build_cell(c)
@@ -74,15 +75,13 @@ class _GapModel:
         self.c2.delete()
 
 
-def gap_junction_job(ctx: Any, spec: GapSpec, g_uS: float, amp_nA: float = -0.1, delay_ms: float = 200.0,
+def gap_junction_job(ctx: WorkerContext, spec: GapSpec, g_uS: float, amp_nA: float = -0.1, delay_ms: float = 200.0,
                      dur_ms: float = 400.0, tail_ms: float = 100.0, celsius: float = 34.0, v_init: float = -70.0,
                      cvode: bool = True) -> dict:
     """Inject a current step into cell 1 and record both somata; coupling coefficient ΔV2/ΔV1.
 
     ΔV = mean v over the last 10 % of the step minus mean v over the 50 ms before it (mV).
     """
-    from . import protocol
-
     if not (math.isfinite(g_uS) and g_uS >= 0):
         raise SimError("model", f"gap conductance must be a finite value >= 0 µS, got {g_uS!r}")
     model: _GapModel = ctx.model(("gap", spec), lambda: _GapModel(ctx, spec))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
+from ..model.mod_files import _COMMENT_RE, mechanism_names
+from .context import WorkerContext, neuron_h
 from .errors import SimError
 
 # INITIAL blocks of NEURON's built-in synapses: the PARAMETERs they derive hidden state from.
@@ -20,8 +21,6 @@ _MATH_FUNCS = frozenset({"exp", "log", "log10", "sqrt", "fabs", "pow", "sin", "c
 
 
 def _mech_names(mechanism: str, vartype: int) -> list[tuple[str, float]]:
-    from .context import neuron_h
-
     h = neuron_h()
     ms = h.MechanismStandard(mechanism, vartype)
     out = []
@@ -34,12 +33,13 @@ def _mech_names(mechanism: str, vartype: int) -> list[tuple[str, float]]:
 
 
 def _point_processes() -> list[str]:
+    # local: heavy: numpy (sim.protocol); this module stays numpy-free
     from .protocol import point_process_names
 
     return point_process_names()
 
 
-def _load_mechanisms(ctx: Any, *dirs: Path | None) -> None:
+def _load_mechanisms(ctx: WorkerContext, *dirs: Path | None) -> None:
     seen = set()
     for d in dirs:
         if d is not None and str(d) not in seen:
@@ -48,8 +48,6 @@ def _load_mechanisms(ctx: Any, *dirs: Path | None) -> None:
 
 
 def _require_mechanism(mechanism: str, mod_dirs: list[Path | None]) -> None:
-    from .context import neuron_h
-
     h = neuron_h()
     pps = _point_processes()
     if mechanism in pps:
@@ -65,14 +63,12 @@ def _require_mechanism(mechanism: str, mod_dirs: list[Path | None]) -> None:
                    detail=f"point processes available: {', '.join(sorted(pps))}")
 
 
-def describe_mechanism_job(ctx: Any, mechanism: str, mechanisms_dirs: tuple[Path | None, ...] = ()) -> dict:
+def describe_mechanism_job(ctx: WorkerContext, mechanism: str, mechanisms_dirs: tuple[Path | None, ...] = ()) -> dict:
     """Tunable parameters of a POINT_PROCESS, discovered from NEURON itself.
 
     Returns {"mechanism", "parameters": [{"name", "default", "unit"}], "assigned": [...],
     "states": [...], "has_g", "has_i"}. Raises SimError("mechanisms") when it is not loaded.
     """
-    from .context import neuron_h
-
     _load_mechanisms(ctx, *mechanisms_dirs)
     _require_mechanism(mechanism, list(mechanisms_dirs))
     h = neuron_h()
@@ -98,7 +94,6 @@ def _initial_params(mechanism: str, mod_dirs: list[Path | None], param_names: se
     """
     if mechanism in _BUILTIN_INITIAL_PARAMS:
         return _BUILTIN_INITIAL_PARAMS[mechanism]
-    from ..model.mod_files import _COMMENT_RE, mechanism_names
 
     path = None
     for d in mod_dirs:

@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .context import WorkerContext, neuron_h
 from .errors import SimError
+from .mechanism_info import _load_mechanisms
 
 __all__ = ["load_hooks", "registered_synapse_model", "registered_weight_function", "weight_function_job",
            "hook_mechanism_job"]
@@ -109,12 +111,9 @@ def mechanism_of(syn: Any) -> str:
     return syn.hname().split("[", 1)[0]
 
 
-def hook_mechanism_job(ctx: Any, hooks: tuple[Any, ...], name: str, params: dict[str, Any],
+def hook_mechanism_job(ctx: WorkerContext, hooks: tuple[Any, ...], name: str, params: dict[str, Any],
                        mechanisms_dirs: tuple[Path | None, ...] = ()) -> str:
     """The NEURON mechanism the model's function for ``name`` builds (on a scratch section)."""
-    from .context import neuron_h
-    from .mechanism_info import _load_mechanisms
-
     h = neuron_h()
     _load_mechanisms(ctx, *mechanisms_dirs)
     fnc = registered_synapse_model(hooks, name)
@@ -139,7 +138,7 @@ class _Props(dict):
             raise AttributeError(item) from None
 
 
-def weight_function_job(ctx: Any, hooks: tuple[Any, ...], name: str, edge: dict, src_node: dict,
+def weight_function_job(ctx: WorkerContext, hooks: tuple[Any, ...], name: str, edge: dict, src_node: dict,
                         trg_node: dict) -> float:
     """NetCon weight (µS) the model's weight function gives one edge, as BioNet calls it."""
     fnc = registered_weight_function(hooks, name)

@@ -29,12 +29,17 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..analysis.stp import poisson_pulse_times, train_pulse_times
 from ..model.pointnet import PointNetUnavailable
 from .errors import SimError
+from .synapse_jobs import measure_run
+
+if TYPE_CHECKING:  # the type only
+    from .context import WorkerContext
 
 __all__ = ["NEST_INSTALL_HINT", "PointCellSpec", "PointSynapseSpec", "describe_nest_job", "nest_available",
            "nest_step_job", "nest_synapse_run_job", "nest_version_job", "synapse_param_unit"]
@@ -215,12 +220,12 @@ def _current_keys(recordables: list[str]) -> tuple[str, ...]:
     return tuple(k for k in ("I_syn_ex", "I_syn_in") if k in recordables)
 
 
-def nest_version_job(ctx: Any) -> str:
+def nest_version_job(ctx: WorkerContext) -> str:
     """NEST's version in this worker (SimError with the install hint without NEST)."""
     return str(_nest().__version__)
 
 
-def describe_nest_job(ctx: Any, cell: PointCellSpec, synapse_model: str | None = None) -> dict:
+def describe_nest_job(ctx: WorkerContext, cell: PointCellSpec, synapse_model: str | None = None) -> dict:
     """What the tuner and profiler need to know about a cell model (and a synapse model).
 
     ``{"nest_version", "cell": {"model", "params" (the cell's numeric parameters as created),
@@ -257,8 +262,6 @@ def _on_grid(times: np.ndarray, dt: float) -> np.ndarray:
 
 
 def _pulse_times(proto: Any) -> np.ndarray:
-    from bmtool_lab.analysis.stp import poisson_pulse_times, train_pulse_times
-
     if proto.kind == "single":
         pts = np.array([proto.t_start_ms])
     elif proto.kind == "train":
@@ -305,7 +308,7 @@ def _record(nest: Any, mm: Any, node: Any, keys: dict[str, str]) -> tuple[np.nda
     return t, {name: np.asarray(ev[k], dtype=np.float64)[sel] for name, k in keys.items()}
 
 
-def nest_synapse_run_job(ctx: Any, spec: PointSynapseSpec, params: dict[str, float], proto: Any,
+def nest_synapse_run_job(ctx: WorkerContext, spec: PointSynapseSpec, params: dict[str, float], proto: Any,
                          measure: Any = None) -> dict:
     """One synapse run on NEST: single event, train + recovery or Poisson (``proto`` is the
     BioNet tuner's RunProtocol: kind, t_start_ms, freq_hz, n_train, n_rec, recovery_delay_ms,
@@ -385,14 +388,12 @@ def nest_synapse_run_job(ctx: Any, spec: PointSynapseSpec, params: dict[str, flo
 
 
 def _timed_measure(out: dict, measure: Any, kind: str) -> dict:
-    from .synapse_jobs import measure_run
-
     start = time.perf_counter()
     return {"measured": measure_run(out, measure, kind), "measure_ms": (time.perf_counter() - start) * 1e3}
 
 
 # --- current steps --------------------------------------------------------------------------
-def nest_step_job(ctx: Any, cell: PointCellSpec, amps_pA: list[float], t_on_ms: float = 100.0,
+def nest_step_job(ctx: WorkerContext, cell: PointCellSpec, amps_pA: list[float], t_on_ms: float = 100.0,
                   dur_ms: float = 1000.0, tail_ms: float = 100.0, dt: float = 0.1, record_v: bool = False,
                   v_index: int | None = None) -> dict:
     """Current steps of ``amps_pA`` (pA) from ``t_on_ms`` for ``dur_ms``, one cell copy each, in one

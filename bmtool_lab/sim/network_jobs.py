@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the type only
+    from .context import WorkerContext
 
 __all__ = ["network_run_job"]
 
 
-def network_run_job(ctx: Any, run_config: str, model_config: str, tstop_ms: float, ranks: int = 1,
+def network_run_job(ctx: WorkerContext, run_config: str, model_config: str, tstop_ms: float, ranks: int = 1,
                     timeout_s: float | None = None) -> dict[str, Any]:
     """Run one network (rank count ``ranks``) and return run_bionet's account of it."""
-    from bmtool_lab.sim.bionet_run import run_bionet
+    from bmtool_lab.sim.bionet_run import run_bionet  # local: heavy: numpy (bionet_run), in the child only
 
     stop = threading.Event()
     done = threading.Event()

@@ -3,11 +3,14 @@ pulse amplitudes and a min/max-decimated trace) for :class:`~bmtool_lab.tuning.o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .synapse_jobs import MeasureSettings, RunProtocol, SynapseSpec, synapse_run_job
+
+if TYPE_CHECKING:  # the type only
+    from .context import WorkerContext
 
 __all__ = ["optimizer_run_job"]
 
@@ -29,7 +32,7 @@ def _display_trace(t: np.ndarray, x: np.ndarray, t0: float, t1: float, n_bins: i
     return tt.astype(np.float32), xx.astype(np.float32)
 
 
-def optimizer_run_job(ctx: Any, spec: SynapseSpec, params: dict[str, Any], proto: RunProtocol,
+def optimizer_run_job(ctx: WorkerContext, spec: SynapseSpec, params: dict[str, Any], proto: RunProtocol,
                       measure: MeasureSettings, strict: frozenset[str] = frozenset(), trace_bins: int = 600) -> dict:
     """One evaluation of one protocol, in a worker: the tuner's own job
     (:func:`~bmtool_lab.sim.synapse_jobs.synapse_run_job`, which keeps the built cell in

@@ -24,6 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.fi import RheobaseSearch, firing_rate_hz, spike_times
+from ..analysis.impedance import chirp_current, impedance_profile
+from ..analysis.passive import passive_properties
+from ..analysis.spikes import spike_features
+from ..analysis.stability import unstable_reason
+from . import protocol
+from .context import WorkerContext, neuron_h
 from .errors import SimError
 
 __all__ = [
@@ -106,8 +113,6 @@ class ProfiledCell:
 
 def knob_names(sec: Any) -> list[str]:
     """What-if parameters of one section: cm, Ra, then conductances and e_pas of its mechanisms."""
-    from .context import neuron_h
-
     h = neuron_h()
     names = ["cm", "Ra"]
     for mech in sec.psection()["density_mechs"]:
@@ -120,8 +125,8 @@ def knob_names(sec: Any) -> list[str]:
     return names
 
 
-def _cell(ctx: Any, cell_type: Any, params: dict | None) -> ProfiledCell:
-    from . import cells
+def _cell(ctx: WorkerContext, cell_type: Any, params: dict | None) -> ProfiledCell:
+    from . import cells  # local: heavy: pandas, h5py (sim.cells)
 
     cell = ctx.model(("bmtool_lab.profiler", cell_type), lambda: ProfiledCell(cells.build_cell(cell_type)))
     cell.apply(params)
@@ -133,10 +138,8 @@ def _seg(cell: ProfiledCell, site: str) -> Any:
     return cell.handle.seg(name, x)
 
 
-def _run(ctx: Any, settings: Any, rec: Any, stream: bool) -> tuple[Any, float]:
+def _run(ctx: WorkerContext, settings: Any, rec: Any, stream: bool) -> tuple[Any, float]:
     """Initialise and run to settings.tstop in chunks (cancellable; partial traces if ``stream``)."""
-    from . import protocol
-
     rec.prefix = None
     t0 = time.perf_counter()
     protocol.initialize(settings)
@@ -160,35 +163,29 @@ def envelope(t: np.ndarray, ys: list[np.ndarray], max_points: int = MAX_TRACE_PO
     return t[idx], [y[idx] for y in ys]
 
 
-def _meta(ctx: Any, wall_ms: float, trace: Any) -> dict:
+def _meta(ctx: WorkerContext, wall_ms: float, trace: Any) -> dict:
     h = ctx.h
     return {"solve_ms": wall_ms, "n_samples": len(trace), "n_sections": sum(1 for _ in h.allsec()),
             "solver_steps": bool(trace.solver_steps)}
 
 
 def _spikes(t: np.ndarray, v: np.ndarray, t_on: float, t_off: float, threshold_mV: float) -> tuple:
-    from bmtool_lab.analysis.fi import firing_rate_hz, spike_times
-
     st = spike_times(t, v, threshold_mV)
     in_step = st[(st >= t_on) & (st < t_off)]
     return st, int(in_step.size), firing_rate_hz(st, t_on, t_off)
 
 
 def _unstable(trace: Any, settings: Any) -> str | None:
-    from ..analysis.stability import unstable_reason
-
     return unstable_reason(trace.t, trace["v"], None if trace.solver_steps else settings.dt)
 
 
-def _step(ctx: Any, cell_type: Any, params: dict | None, amp_nA: float, delay_ms: float, dur_ms: float,
+def _step(ctx: WorkerContext, cell_type: Any, params: dict | None, amp_nA: float, delay_ms: float, dur_ms: float,
           settings: Any, inject: str, record: str, stream: bool, checkpoint: bool = False,
           first_spike_mV: float | None = None) -> tuple[Any, float]:
     """A current step. ``checkpoint``: under the fixed step, the baseline before the step (the
     same for every amplitude) is simulated once per worker and restored with a SaveState
     (identical traces). ``first_spike_mV``: stop at the first upward crossing of that threshold
     inside the step, or just after the step ends (the trace is then cut there)."""
-    from . import protocol
-
     if not dur_ms > 0 or delay_ms < 0 or settings.tstop < delay_ms + dur_ms:
         raise SimError("model", f"step {delay_ms}+{dur_ms} ms does not fit in tstop={settings.tstop} ms")
     cell = _cell(ctx, cell_type, params)
@@ -224,12 +221,10 @@ def _frozen(params: dict | None) -> tuple:
     return tuple(sorted((k, tuple(sorted(v.items()))) for k, v in (params or {}).items()))
 
 
-def _run_to_first_spike(ctx: Any, rec: Any, t_on: float, t_off: float, threshold_mV: float, settings: Any) -> None:
+def _run_to_first_spike(ctx: WorkerContext, rec: Any, t_on: float, t_off: float, threshold_mV: float, settings: Any) -> None:
     """Fixed step: continue until a spike is counted in [t_on, t_off) or the samples reach past
     t_off + dt (the last sample a crossing before t_off needs), so the answer "at least one
     spike in the step" is that of the full run; the trace stops there."""
-    from . import protocol
-
     h = ctx.h
     t_end = min(settings.tstop, t_off + 2 * settings.dt)
     seen = 0
@@ -244,7 +239,7 @@ def _run_to_first_spike(ctx: Any, rec: Any, t_on: float, t_off: float, threshold
 
 
 # --- jobs -------------------------------------------------------------------------------------
-def describe_cell_job(ctx: Any, cell_type: Any) -> dict:
+def describe_cell_job(ctx: WorkerContext, cell_type: Any) -> dict:
     """Sections and what-if parameters of the cell, with the template's values.
 
     Returns ``{"sections": [names], "groups": {base: {"n_sections", "params": {name: value}}}}``;
@@ -262,12 +257,10 @@ def describe_cell_job(ctx: Any, cell_type: Any) -> dict:
     return {"sections": cell.handle.section_names(), "groups": groups, "notes": list(cell.handle.notes)}
 
 
-def passive_step_job(ctx: Any, cell_type: Any, params: dict | None, amp_nA: float, delay_ms: float,
+def passive_step_job(ctx: WorkerContext, cell_type: Any, params: dict | None, amp_nA: float, delay_ms: float,
                      dur_ms: float, settings: Any, inject: str = "soma", record: str = "soma",
                      tau_method: str = "single", stream: bool = False) -> dict:
     """A hyper- or depolarising step: the trace and its passive properties (PassiveResult)."""
-    from bmtool_lab.analysis.passive import passive_properties
-
     trace, wall = _step(ctx, cell_type, params, amp_nA, delay_ms, dur_ms, settings, inject, record, stream)
     t0 = time.perf_counter()
     unstable = _unstable(trace, settings)
@@ -279,7 +272,7 @@ def passive_step_job(ctx: Any, cell_type: Any, params: dict | None, amp_nA: floa
             **_meta(ctx, wall, trace)}
 
 
-def current_clamp_job(ctx: Any, cell_type: Any, params: dict | None, amp_nA: float, delay_ms: float,
+def current_clamp_job(ctx: WorkerContext, cell_type: Any, params: dict | None, amp_nA: float, delay_ms: float,
                       dur_ms: float, settings: Any, inject: str = "soma", record: str = "soma",
                       threshold_mV: float = -20.0, features: bool = True, stream: bool = False) -> dict:
     """A current step: trace, spike times (ms), rate in the step (Hz) and eFEL spike features."""
@@ -291,15 +284,13 @@ def current_clamp_job(ctx: Any, cell_type: Any, params: dict | None, amp_nA: flo
         st, n, rate = st[:0], 0, float("nan")
     feats: dict[str, float] = {}
     if features and not unstable:
-        from bmtool_lab.analysis.spikes import spike_features
-
         feats = spike_features(t_raw, v_raw, delay_ms, delay_ms + dur_ms, threshold_mV=threshold_mV)
     t, (v,) = envelope(trace.t, [trace["v"]])
     return {"t": t, "v": v, "spike_times_ms": st, "n_spikes": n, "rate_hz": rate, "features": feats,
             "unstable": unstable, **_meta(ctx, wall, trace)}
 
 
-def fi_step_job(ctx: Any, cell_type: Any, params: dict | None, amp_nA: float, delay_ms: float, dur_ms: float,
+def fi_step_job(ctx: WorkerContext, cell_type: Any, params: dict | None, amp_nA: float, delay_ms: float, dur_ms: float,
                 settings: Any, inject: str = "soma", record: str = "soma", threshold_mV: float = -20.0,
                 keep_trace: bool = True, first_spike: bool = False, checkpoint: bool = True) -> dict:
     """One F–I step: spikes counted in the step window only, rate per second of step (Hz).
@@ -323,7 +314,7 @@ def fi_step_job(ctx: Any, cell_type: Any, params: dict | None, amp_nA: float, de
     return out
 
 
-def rheobase_job(ctx: Any, cell_type: Any, params: dict | None, lo_nA: float, hi_nA: float,
+def rheobase_job(ctx: WorkerContext, cell_type: Any, params: dict | None, lo_nA: float, hi_nA: float,
                  resolution_nA: float, delay_ms: float, dur_ms: float, settings: Any, inject: str = "soma",
                  record: str = "soma", threshold_mV: float = -20.0, check_bracket: bool = True) -> dict:
     """Rheobase (nA) in ``[lo, hi]`` to ``resolution_nA``, one probe after another: the smallest
@@ -331,8 +322,6 @@ def rheobase_job(ctx: Any, cell_type: Any, params: dict | None, lo_nA: float, hi
     in the step (the value ``CellProfiler.fi_curve`` finds in parallel). ``check_bracket``:
     simulate ``hi`` and ``lo`` first (NaN when ``hi`` does not spike, ``lo`` when it does);
     False when they come from an F–I sweep. Probes stop at their first spike (fixed step)."""
-    from bmtool_lab.analysis.fi import RheobaseSearch
-
     tested: list[tuple[float, int]] = []
 
     def spikes_at(amp: float) -> bool:
@@ -357,7 +346,7 @@ def rheobase_job(ctx: Any, cell_type: Any, params: dict | None, lo_nA: float, hi
     return {"rheobase_nA": float(value), "tested": tested, "wall_ms": (time.perf_counter() - t0) * 1e3}
 
 
-def zap_job(ctx: Any, cell_type: Any, params: dict | None, f0_hz: float, f1_hz: float, duration_ms: float,
+def zap_job(ctx: WorkerContext, cell_type: Any, params: dict | None, f0_hz: float, f1_hz: float, duration_ms: float,
             amp_nA: float, settings: Any, kind: str = "linear", delay_ms: float = 500.0, tail_ms: float = 300.0,
             inject: str = "soma", record: str = "soma", smooth: int | None = None, stream: bool = False) -> dict:
     """A chirp current (linear or exponential, f0 -> f1 Hz over ``duration_ms``): the impedance
@@ -366,10 +355,6 @@ def zap_job(ctx: Any, cell_type: Any, params: dict | None, f0_hz: float, f1_hz: 
     The chirp is played sample by sample at ``settings.dt``; ``tstop`` is set to
     ``delay + duration + tail`` (the tail lets the response finish inside the FFT window).
     """
-    from bmtool_lab.analysis.impedance import chirp_current, impedance_profile
-
-    from . import protocol
-
     t_total0 = time.perf_counter()
     tstop = delay_ms + duration_ms + tail_ms
     settings = replace(settings, tstop=tstop)
@@ -396,7 +381,7 @@ _DISPATCH = {"passive": passive_step_job, "clamp": current_clamp_job, "fi": fi_s
              "rheobase": rheobase_job}
 
 
-def dispatch_job(ctx: Any, job: str, **kwargs: Any) -> dict:
+def dispatch_job(ctx: WorkerContext, job: str, **kwargs: Any) -> dict:
     """One of the jobs above by name (``passive``, ``clamp``, ``fi``, ``zap``, ``rheobase``), so a
     single sweep can mix protocols (``CellProfiler.profile_all``)."""
     try:

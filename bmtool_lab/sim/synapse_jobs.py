@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.stp import poisson_pulse_times, train_pulse_times
 from ..analysis.synapse_measure import (
     DRIFT_WARN_FRACTION,
     MeasureSettings,
@@ -41,6 +42,8 @@ from ..analysis.synapse_measure import (
     measure_run,
     no_response_reason,
 )
+from . import protocol
+from .context import WorkerContext, neuron_h
 from .errors import SimError
 from .mechanism_info import (
     _initial_params,
@@ -49,6 +52,8 @@ from .mechanism_info import (
     _require_mechanism,
     describe_mechanism_job,
 )
+from .model_hooks import build_with_hook, mechanism_of, registered_synapse_model
+from .protocol import Recorder, Trace
 
 __all__ = [
     "DESCRIPTIVE_KEYS", "BIONET_MODELS", "Placement", "SynapseSpec", "RunProtocol",
@@ -172,10 +177,7 @@ class RunProtocol:
         if self.kind == "single":
             return np.array([self.t_start_ms])
         if self.kind == "poisson":
-            from bmtool_lab.analysis.stp import poisson_pulse_times
-
             return poisson_pulse_times(self.poisson_rate_hz, self.poisson_duration_ms, self.seed, self.t_start_ms)
-        from bmtool_lab.analysis.stp import train_pulse_times
 
         return train_pulse_times(self.freq_hz, self.n_train, self.n_rec, self.recovery_delay_ms, self.t_start_ms)
 
@@ -190,16 +192,15 @@ class RunProtocol:
 class _SynapseModel:
     """The built cell + one synapse + one NetCon (EventTrain) + an optional SEClamp."""
 
-    def __init__(self, ctx: Any, spec: SynapseSpec):
-        from . import cells, protocol
-        from .context import neuron_h
+    def __init__(self, ctx: WorkerContext, spec: SynapseSpec):
+        from . import cells  # local: heavy: pandas, h5py (sim.cells)
 
         h = neuron_h()
         self.spec = spec
         mod_dirs = [getattr(spec.cell, "mechanisms_dir", None), spec.mechanisms_dir]
         # the cell first: build_cell loads the cell type's mechanisms, then ours
         if callable(spec.cell):
-            from bmtool_lab.model.cell_types import CellType
+            from bmtool_lab.model.cell_types import CellType  # local: heavy: pandas, h5py
 
             _load_mechanisms(ctx, spec.mechanisms_dir)
             try:
@@ -217,8 +218,6 @@ class _SynapseModel:
         self.seg, self.placement = _place(self.cell, spec.placement, spec.label)
         self.hook_fnc = None
         if spec.hook_model:
-            from .model_hooks import registered_synapse_model
-
             self.hook_fnc = registered_synapse_model(spec.hooks, spec.hook_model)
         # the dynamics dict BioNet hands the function, parsed once (every run builds a scratch)
         self.hook_file_params: dict[str, Any] = json.loads(spec.hook_file_json) if spec.hook_model else {}
@@ -253,8 +252,6 @@ def _segments(cell: Any) -> list[tuple[Any, Any, str]]:
 
 
 def _place(cell: Any, pl: Placement, label: str) -> tuple[Any, dict]:
-    from .context import neuron_h
-
     h = neuron_h()
     soma = cell.soma
     h.distance(0, soma(0))  # BioNet measures from soma(0)
@@ -344,8 +341,6 @@ def _apply_with_hook(model: _SynapseModel, params: dict[str, Any], by_name: dict
     """Set the synapse as the model's own function sets it: the function builds a scratch
     synapse at the same segment from the dynamics dict (file entries, then the tuned values),
     and its parameters are copied onto the live one (the NetCon and the baseline stay)."""
-    from .model_hooks import build_with_hook, mechanism_of
-
     spec = model.spec
     scratch = build_with_hook(model.hook_fnc, spec.label, {**model.hook_file_params, **params}, model.seg)
     if mechanism_of(scratch) != spec.mechanism:
@@ -397,8 +392,6 @@ def clamp_rs_MOhm(rs_MOhm: float, g_peak_uS: float) -> float:
 
 
 def _setup_clamp(model: _SynapseModel, proto: RunProtocol, notes: list[str] | None = None) -> None:
-    from . import protocol
-
     if proto.clamp == "voltage":
         # the synapse's peak conductance is its NetCon weight (µS) times its own scale (initW)
         scale = abs(float(getattr(model.syn, "initW", 1.0) or 1.0)) if hasattr(model.syn, "initW") else 1.0
@@ -416,8 +409,6 @@ def _setup_clamp(model: _SynapseModel, proto: RunProtocol, notes: list[str] | No
 
 
 def _recorder(model: _SynapseModel, proto: RunProtocol) -> Any:
-    from .protocol import Recorder, Trace
-
     class Recorder64(Recorder):
         """Time kept in float64: float32 times drift by ~1e-5 ms at 1 s, which is visible in
         dt-quantised (bmtool) metrics; the values stay float32."""
@@ -455,8 +446,6 @@ def _atolscale(model: _SynapseModel, proto: RunProtocol) -> None:
     under voltage clamp, v so that the clamp current (hold - v) / rs is solved to
     CLAMP_CURRENT_RTOL of the expected response (a sub-pA synapse under rs 0.01 MΩ moves v by
     ~1e-8 mV; the default atol of 1e-4 mV would leave the fit's gradients in solver noise)."""
-    from .context import neuron_h
-
     h = neuron_h()
     weight_uS = proto.weight_uS
     scale = min(1.0, max(abs(weight_uS), 1e-9) * 1e-1)
@@ -474,7 +463,7 @@ def _atolscale(model: _SynapseModel, proto: RunProtocol) -> None:
     h.cvode.atolscale("v", v_scale)  # set on every run: the worker keeps it between runs
 
 
-def synapse_run_job(ctx: Any, spec: SynapseSpec, params: dict[str, Any], proto: RunProtocol,
+def synapse_run_job(ctx: WorkerContext, spec: SynapseSpec, params: dict[str, Any], proto: RunProtocol,
                     strict: frozenset[str] = frozenset(), measure: MeasureSettings | None = None) -> dict:
     """Run one protocol for the synapse of ``spec`` with dynamics-JSON ``params``.
 
@@ -483,9 +472,6 @@ def synapse_run_job(ctx: Any, spec: SynapseSpec, params: dict[str, Any], proto: 
     values set), "notes", "sim_ms" (NEURON time), "restored" (baseline skipped), "n_points"},
     and with ``measure`` the metrics ("measured": see :func:`measure_run`; "measure_ms").
     """
-    from . import protocol
-    from .context import neuron_h
-
     if proto.kind not in ("single", "train", "poisson"):
         raise SimError("python", f"kind must be 'single', 'train' or 'poisson', not {proto.kind!r}")
     h = neuron_h()
@@ -594,15 +580,11 @@ def _trim_kernel(kernel: dict) -> dict:
 
 
 def _netcons_to(syn: Any) -> int:
-    from .context import neuron_h
-
     return sum(1 for nc in neuron_h().List("NetCon") if nc.syn() is not None and nc.syn().hname() == syn.hname())
 
 
-def count_clamps_job(ctx: Any) -> dict:
+def count_clamps_job(ctx: WorkerContext) -> dict:
     """How many SEClamp / VClamp / IClamp objects exist in this worker (tests: a current clamp
     run must leave none)."""
-    from .context import neuron_h
-
     h = neuron_h()
     return {name: int(h.List(name).count()) for name in ("SEClamp", "VClamp", "IClamp")}
