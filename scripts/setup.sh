@@ -109,8 +109,11 @@ if [ ! -L "$dest" ] || [ "$(readlink "$dest")" != "$PWD/bmtool_lab/labextension"
   rm -rf "$dest"
   ln -s "$PWD/bmtool_lab/labextension" "$dest"
 fi
-"$PY" -m jupyter labextension list 2>&1 | grep -q "bmtool-lab.*enabled.*OK" \
-  || die "JupyterLab does not list the bmtool-lab labextension as enabled"
+# Read the whole listing first: `list | grep -q` under pipefail fails at random when grep exits
+# on its match and the lister dies of SIGPIPE writing the rest.
+ext_list=$("$PY" -m jupyter labextension list 2>&1 || true)
+grep -q "bmtool-lab.*enabled.*OK" <<<"$ext_list" \
+  || { printf '%s\n' "$ext_list" | tail -20 >&2; die "JupyterLab does not list the bmtool-lab labextension as enabled"; }
 
 chromium_v=$( (chromium --version || chromium-browser --version) 2>/dev/null | head -1 || echo "no chromium")
 echo "setup: $env_desc ($("$PY" --version 2>&1)), node $(node --version), ${chromium_v:-no chromium}, ${mpi_desc}, labextension bmtool-lab enabled; $(( $(date +%s) - t_start )) s"
