@@ -29,7 +29,7 @@ from bmtool_lab.tuning.fit_search import (
     _Problem,
     _Search,
 )
-from bmtool_lab.tuning.synapse import SynapseProtocol
+from bmtool_lab.tuning.synapse import SynapseProtocol, SynapseTuner
 from bmtool_lab.tuning.tuner_like import TunerLike
 
 
@@ -251,7 +251,6 @@ class ResumableFit:
         if tuner is None:
             if not data.get("config"):
                 raise OptimizerError(f"{path} was fitted without a BMTK config: resume(path, tuner=...)")
-            from bmtool_lab.tuning.synapse import SynapseTuner
 
             tuner = SynapseTuner(data["config"], connection=data["connection"])
         elif tuner.name != data["connection"]:

@@ -170,6 +170,7 @@ class _Search:
                         self.progress.update(self.n + len(new), self._best_error(new), self.rate())
 
         if kwargs:
+            # local: import-time cost: multiprocessing (the executor), on the first sweep
             from bmtool_lab.sim.executor import get_executor
 
             get_executor(self.executor).map(optimizer_run_job, kwargs, on_result=on_result, timeout=self.timeout_s,

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from bmtool_lab.model.config import load_config
 from bmtool_lab.sim.gap_jobs import GapSpec, gap_junction_job
 from bmtool_lab.tuning.synapse_model import _cell_from_template
 from bmtool_lab.tuning.synapse_protocol import TunerError
@@ -67,8 +68,8 @@ class GapJunctionTuner:
         self.amp_nA = float(amp_nA)
         self.celsius, self.v_init = 34.0, -70.0
         if config is not None:
+            # local: heavy: pandas, h5py (model.cell_types, connection_types)
             from bmtool_lab.model.cell_types import cell_type_of, list_cell_types
-            from bmtool_lab.model.config import load_config
             from bmtool_lab.model.connection_types import list_connection_types
 
             self.config = load_config(config)
@@ -103,6 +104,7 @@ class GapJunctionTuner:
     @property
     def worker(self) -> Any:
         if self._worker is None:
+            # local: import-time cost: multiprocessing (the worker), on the first run
             from bmtool_lab.sim.worker import InteractiveWorker
 
             self._worker = InteractiveWorker(name="gap-tuner", timeout_s=300)

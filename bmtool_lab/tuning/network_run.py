@@ -31,6 +31,15 @@ import pandas as pd
 
 from bmtool_lab.model.check import check_model
 from bmtool_lab.model.config import ModelConfig, load_config
+from bmtool_lab.sim.bionet_run import (
+    RUN_CONFIG_NAME,
+    read_status,
+    run_bionet,
+    write_job_script,
+    write_run_config,
+)
+from bmtool_lab.sim.cell_overlay import write_cell_overlay
+from bmtool_lab.sim.network_jobs import network_run_job
 from bmtool_lab.tuning.kinds import ShowsDashboard, variant_for
 
 __all__ = ["NetworkSimulation", "NetworkRun"]
@@ -154,8 +163,6 @@ class NetworkSimulation(ShowsDashboard):
         gets each block's new spikes while the run goes on (a live raster). ``output_dir``: where
         the run writes (a new temporary folder by default).
         """
-        from bmtool_lab.sim.bionet_run import run_bionet
-
         tstop, run_dir, run_config, changed = self._prepare(tstop_ms, ranks, tuners, overlay, output_dir)
         res = run_bionet(run_config, self.config.path, tstop_ms=tstop, ranks=ranks, stop=stop_event,
                          timeout_s=timeout_s,
@@ -167,9 +174,6 @@ class NetworkSimulation(ShowsDashboard):
 
     def _prepare(self, tstop_ms: float | None, ranks: int, tuners: Iterable[Any], overlay: dict | None,
                  output_dir: str | Path | None) -> tuple[float, Path, Path, dict]:
-        from bmtool_lab.sim.bionet_run import write_run_config
-        from bmtool_lab.sim.cell_overlay import write_cell_overlay
-
         if int(ranks) < 1:
             raise ValueError(f"ranks must be >= 1, not {ranks!r}")
         tstop = float(tstop_ms if tstop_ms is not None else self.config.run.tstop)
@@ -201,8 +205,6 @@ class NetworkSimulation(ShowsDashboard):
         ``NetworkSimulation.open_output(path / "output")``. ``setup``: shell lines run first
         (``module load ...``); ``sbatch``: more ``#SBATCH`` options. Returns the script's path.
         The folder holds absolute paths to the model: the cluster must see the same files."""
-        from bmtool_lab.sim.bionet_run import write_job_script
-
         _, run_dir, _, _ = self._prepare(tstop_ms, ranks, tuners, overlay, Path(path))
         return write_job_script(run_dir, self.config.path, ranks=ranks, partition=partition, time_limit=time,
                                 job_name=job_name, account=account, nodes=nodes, mem=mem, sbatch=tuple(sbatch),
@@ -222,8 +224,8 @@ class NetworkSimulation(ShowsDashboard):
         under the item's. Returns the runs in item order (a failed item is its SimError), or with
         ``as_frame`` one row per item and group: the item's values, mean_Hz, std_Hz, n_spikes.
         """
+        # local: import-time cost: multiprocessing (the executor), on the first sweep
         from bmtool_lab.sim.executor import get_executor
-        from bmtool_lab.sim.network_jobs import network_run_job
 
         items = _grid_items(grid)
         root = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="bmtool_lab_sweep_"))
@@ -267,8 +269,6 @@ class NetworkSimulation(ShowsDashboard):
         """The output BioNet already wrote: a config (its ``output.output_dir``) or an output
         folder itself (of a run, a sweep item or a job from :meth:`write_job`: its
         ``run_config.json`` is beside it)."""
-        from bmtool_lab.sim.bionet_run import RUN_CONFIG_NAME, read_status
-
         if not isinstance(where, ModelConfig) and Path(where).is_dir():
             out = Path(where)
             cfg_path = out.parent / RUN_CONFIG_NAME
@@ -348,7 +348,7 @@ def _sweep_frame(items: list[dict], runs: list[Any], group_by: str) -> pd.DataFr
 def _read_spikes(cfg: ModelConfig, path: Path | None) -> pd.DataFrame:
     import h5py
 
-    from bmtool_lab.model.sonata import SonataNetwork
+    from bmtool_lab.model.sonata import SonataNetwork  # local: heavy: h5py (model.sonata)
 
     if path is not None and not path.exists():
         raise FileNotFoundError(f"{path} does not exist: the run wrote no spikes file")
@@ -389,7 +389,7 @@ def _node_columns(nodes: Any) -> list[str]:
 
 def _recorded_cells(cfg: ModelConfig, spikes: pd.DataFrame, group_by: str) -> pd.DataFrame:
     """Every cell of the populations BioNet records spikes of (non-virtual), with ``group_by``."""
-    from bmtool_lab.model.sonata import SonataNetwork
+    from bmtool_lab.model.sonata import SonataNetwork  # local: heavy: h5py (model.sonata)
 
     net = SonataNetwork(cfg)
     frames = []

@@ -113,7 +113,7 @@ from bmtool_lab.tuning.fit_search import (
     _TextProgress,
 )
 from bmtool_lab.tuning.kinds import ShowsDashboard
-from bmtool_lab.tuning.synapse import SynapseProtocol
+from bmtool_lab.tuning.synapse import SynapseProtocol, SynapseTuner
 
 __all__ = ["SynapseOptimizer", "FitResult", "Evaluation", "OptimizerError", "METRICS", "PENALTY", "fit_many",
            "optimizer_run_job", "STOP_REASONS", "ERROR_GOAL"]
@@ -446,6 +446,7 @@ class SynapseOptimizer(FitEngines, ResumableFit, ShowsDashboard):
         resumed fit's. Stop (:meth:`stop`, the panel's button, or interrupting the kernel) ends
         the fit with the best so far.
         """
+        # local: import-time cost: multiprocessing (the executor), on the first sweep
         from bmtool_lab.sim.executor import get_executor
 
         saved = self._resume_from if resume is None or resume else None
@@ -636,8 +637,6 @@ def fit_many(config: str | Path, targets_file: str | Path, *, out_dir: str | Pat
     connection (error "" when it worked).
     """
     import pandas as pd
-
-    from bmtool_lab.tuning.synapse import SynapseTuner
 
     targets_file = Path(targets_file)
     data = _read_targets_file(targets_file)

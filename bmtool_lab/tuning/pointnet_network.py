@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from bmtool_lab.sim.errors import SimError
+from bmtool_lab.sim.pointnet_run import run_pointnet, write_pointnet_run_config
 from bmtool_lab.tuning.network_run import NetworkRun, NetworkSimulation
 
 __all__ = ["PointNetworkSimulation"]
@@ -46,9 +48,6 @@ class PointNetworkSimulation(NetworkSimulation):
         in one go), ``on_spikes(populations, node_ids, t_ms)`` once with all spikes (arrays, one entry
         per spike); ``stop_event`` ends the child (no spikes kept).
         """
-        from bmtool_lab.sim.errors import SimError
-        from bmtool_lab.sim.pointnet_run import run_pointnet
-
         if int(ranks) != 1:
             raise SimError("model", f"PointNet runs use one process here (ranks=1), not ranks={ranks}")
         tstop, run_dir, run_config, changed = self._prepare_point(tstop_ms, tuners, overlay, output_dir)
@@ -63,8 +62,6 @@ class PointNetworkSimulation(NetworkSimulation):
 
     def _prepare_point(self, tstop_ms: float | None, tuners: Iterable[Any], overlay: dict | None,
                        output_dir: str | Path | None) -> tuple[float, Path, Path, dict]:
-        from bmtool_lab.sim.pointnet_run import write_pointnet_run_config
-
         tstop = float(tstop_ms if tstop_ms is not None else self.config.run.tstop)
         if not tstop > 0:
             raise ValueError(f"tstop_ms must be > 0, not {tstop_ms!r}")
@@ -82,7 +79,7 @@ class PointNetworkSimulation(NetworkSimulation):
     def _cell_files(self, tuners: list[Any]) -> tuple[dict[Path, dict], dict[str, dict[str, tuple[Any, Any]]]]:
         """The tuners' cell what-ifs as whole cell dynamics files, and what changed ("cell net:LIF" ->
         {param: (on disk, in the run)})."""
-        from bmtool_lab.model.cell_types import list_cell_types
+        from bmtool_lab.model.cell_types import list_cell_types  # local: heavy: h5py (model.cell_types)
 
         by_key = {ct.key: ct for ct in list_cell_types(self.config)}
         files: dict[Path, dict] = {}

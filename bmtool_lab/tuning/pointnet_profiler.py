@@ -27,6 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from bmtool_lab.analysis.fi import fi_currents
+from bmtool_lab.analysis.passive import passive_properties
+from bmtool_lab.model.config import load_config
 from bmtool_lab.sim.errors import SimError
 from bmtool_lab.sim.nest_jobs import PointCellSpec, describe_nest_job, nest_step_job, require_nest
 from bmtool_lab.tuning._own_dashboard import OwnDashboard
@@ -93,8 +96,8 @@ class PointCellProfiler(OwnDashboard):
 
     def __init__(self, config: str | Path, *, cell: str | None = None, executor: Any = None,
                  dt: float | None = None, dur_ms: float = 1000.0) -> None:
+        # local: heavy: pandas, h5py (model.cell_types)
         from bmtool_lab.model.cell_types import list_cell_types
-        from bmtool_lab.model.config import load_config
 
         require_nest()
         self.config = load_config(config)
@@ -112,6 +115,7 @@ class PointCellProfiler(OwnDashboard):
 
     # --- selection and model numbers --------------------------------------------------------
     def select(self, name: str) -> Any:
+        # local: heavy: pandas, h5py (model.cell_types)
         from bmtool_lab.model.cell_types import find_cell_type
 
         try:
@@ -129,6 +133,7 @@ class PointCellProfiler(OwnDashboard):
         return point_cell_spec(self._current)
 
     def _map(self, fn: Any, kwargs_list: list[dict[str, Any]], timeout: float = 300.0) -> list[Any]:
+        # local: import-time cost: multiprocessing (the executor), on the first sweep
         from bmtool_lab.sim.executor import get_executor
 
         outs = get_executor(self.executor).map(fn, kwargs_list, timeout=timeout)
@@ -139,6 +144,7 @@ class PointCellProfiler(OwnDashboard):
 
     @property
     def n_workers(self) -> int:
+        # local: import-time cost: multiprocessing (the executor), on the first sweep
         from bmtool_lab.sim.executor import get_executor
 
         return max(1, int(getattr(get_executor(self.executor), "n_workers", 1)))
@@ -174,8 +180,6 @@ class PointCellProfiler(OwnDashboard):
         import time
 
         import pandas as pd
-
-        from bmtool_lab.analysis.fi import fi_currents
 
         t0 = time.perf_counter()
         amps = [float(a) * 1e3 for a in fi_currents(start_pA / 1e3, stop_pA / 1e3, step_pA / 1e3)]
@@ -224,8 +228,6 @@ class PointCellProfiler(OwnDashboard):
 
     def passive(self, amp_pA: float = -10.0, t_on_ms: float = 100.0, dur_ms: float = 500.0) -> PointPassiveResult:
         """V_rest, R_in and tau from a small step (docs/metrics.md §3), next to the model's own values."""
-        from bmtool_lab.analysis.passive import passive_properties
-
         if amp_pA == 0:
             raise TunerError("amp_pA must be non-zero")
         out = self._map(nest_step_job, [{"cell": self.spec, "amps_pA": [amp_pA], "t_on_ms": t_on_ms,

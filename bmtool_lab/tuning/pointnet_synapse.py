@@ -33,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bmtool_lab.model.dynamics import DynamicsError, load_dynamics_with_mtime
 from bmtool_lab.sim.nest_jobs import (
     EDGE_KEYS,
     PointCellSpec,
@@ -122,8 +123,7 @@ class PointSynapseTuner(OwnDashboard, SynapseTuner):
 
     # --- construction ---------------------------------------------------------------------
     def _new_state(self, ct: Any) -> _ConnState:
-        from bmtool_lab.model.cell_types import cell_type_of
-        from bmtool_lab.model.dynamics import DynamicsError, load_dynamics_with_mtime
+        from bmtool_lab.model.cell_types import cell_type_of  # local: heavy: pandas, h5py (model.cell_types)
 
         notes: list[str] = []
         file_params: dict[str, Any] = {}

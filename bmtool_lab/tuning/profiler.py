@@ -40,13 +40,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..analysis.fi import fi_currents
 from ..model.cell_types import CellType, find_cell_type, list_cell_types
 from ..model.check import check_model
 from ..model.config import ModelConfig, load_config
 from ..model.hoc_templates import strip_comments, template_body, templates_in
+from ..model.pointnet import is_pointnet_config
 from ..sim import profiler_jobs as jobs
 from ..sim.errors import SimError
+from ..sim.executor import get_executor
+from ..sim.mechanisms import MechanismError, missing_mechanisms
 from ..sim.protocol import SimSettings
+from ..sim.worker import InteractiveWorker
 from ._events import Listener, Listeners
 from .kinds import ShowsDashboard, dashboard_of
 from .profiler_fi import FIFeed, bracket
@@ -94,9 +99,8 @@ class CellProfiler(CellParams, BackgroundRuns, ShowsDashboard):
 
     def __new__(cls, config_or_templates_dir: Any = None, *args: Any, **kwargs: Any) -> Any:
         if cls is CellProfiler and config_or_templates_dir is not None:  # a PointNet (NEST) model
-            from ..model.pointnet import is_pointnet_config
-
             if is_pointnet_config(config_or_templates_dir):
+                # local: import-time cost: +40 ms (NEST job specs), only for a PointNet config
                 from .pointnet_profiler import PointCellProfiler
 
                 return PointCellProfiler(config_or_templates_dir, *args, **kwargs)  # (no CellProfiler.__init__)
@@ -250,8 +254,6 @@ class CellProfiler(CellParams, BackgroundRuns, ShowsDashboard):
         """This profiler's interactive worker (blocking single runs; the cell is kept between
         runs). :meth:`submit` runs on its own :attr:`live_worker`."""
         if self._worker is None:
-            from ..sim.worker import InteractiveWorker
-
             self._worker = InteractiveWorker(name="profiler", timeout_s=600)
         return self._worker
 
@@ -277,8 +279,6 @@ class CellProfiler(CellParams, BackgroundRuns, ShowsDashboard):
             return
         ct = self._by_name[name]
         if ct.kind == "hoc":
-            from ..sim.mechanisms import MechanismError, missing_mechanisms
-
             path = ct.template_file or templates_in(ct.templates_dir).get(ct.template_name or "") \
                 if (ct.template_file or ct.templates_dir) else None
             if path is not None and Path(path).is_file():
@@ -391,9 +391,6 @@ class CellProfiler(CellParams, BackgroundRuns, ShowsDashboard):
         step. Rheobase: bisection between the last silent and the first spiking step to
         ``resolution`` (in ``unit``; default 1 pA). Raises the first SimError if a step failed.
         """
-        from ..analysis.fi import fi_currents
-        from ..sim.executor import get_executor
-
         if unit not in _UNIT_TO_NA:
             raise ValueError(f"unit must be 'pA' or 'nA', not {unit!r}")
         k = _UNIT_TO_NA[unit]
@@ -450,9 +447,6 @@ class CellProfiler(CellParams, BackgroundRuns, ShowsDashboard):
         parts are NaN and listed in ``df.attrs["errors"]``.
         ``on_result(done, total)`` reports progress."""
         import pandas as pd
-
-        from ..analysis.fi import fi_currents
-        from ..sim.executor import get_executor
 
         names = [self._resolve(c) for c in (cells if cells is not None else self.cells)]
         zap_kw = {**ZAP_DEFAULTS, **(zap if isinstance(zap, dict) else {})}

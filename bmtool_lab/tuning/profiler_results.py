@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..analysis.impedance import is_resonant
 from ..sim.errors import SimError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -214,8 +215,6 @@ class ZapProfile:
     @property
     def resonant(self) -> bool:
         """Whether the impedance peak is a resonance (``analysis.impedance.is_resonant``)."""
-        from ..analysis.impedance import is_resonant
-
         return self.freq_hz.size > 0 and is_resonant(self.resonance_hz, self.q_factor, float(self.freq_hz[0]))
 
     def to_dict(self) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class BackgroundRuns:
     def live_worker(self) -> Any:
         """The worker of :meth:`submit`'s single runs (a newer run stops the running one)."""
         if self._live_worker is None:
+            # local: import-time cost: multiprocessing (the worker), on the first run
             from ..sim.worker import InteractiveWorker
 
             self._live_worker = InteractiveWorker(name="profiler-dashboard", timeout_s=600, cancel_running=True)

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..model.config import load_config
 from .kinds import KINDS as DASHBOARD_KINDS
 from .kinds import kind_of
 
@@ -90,8 +91,6 @@ def _config_files(config: Any) -> dict[str, str | None]:
     out = {str(path): sha256_file(path)}
     raw = getattr(config, "raw", None)
     if raw is None:  # a path: bmtk resolves the manifest variables (never substituted by hand)
-        from ..model.config import load_config
-
         try:
             raw = load_config(path).raw
         except ValueError:
@@ -220,6 +219,7 @@ def _fresh_protocol(tuner: Any) -> dict[str, Any]:
     """The protocol a new tuner on the same config and convention starts with (what a snippet
     need not repeat): the dataclass defaults, bmtool's fixed step and raw amplitudes under
     ``convention="bmtool"``, and the config's dt, celsius and v_init."""
+    # local: heavy: numpy (tuning.synapse); the session module stays light
     from .synapse import SynapseProtocol
 
     base = SynapseProtocol()
@@ -325,7 +325,7 @@ def _run_changes(prof: Any, run: Mapping[str, Mapping[str, Any]]) -> dict[str, d
     """Per cell, the run settings that differ from what a new profiler starts with (the config's
     run/conditions; NEURON's defaults for bare templates). Allen swc + json cells take theirs
     from their json, which only the profiler knows, so all of theirs are kept."""
-    from ..sim.protocol import SimSettings
+    from ..sim.protocol import SimSettings  # local: heavy: numpy (sim.protocol)
 
     base = SimSettings.from_run(prof.config.run) if prof.config is not None else SimSettings()
     allen = {ct.name for ct in prof.cell_types if ct.population is None and ct.kind == "allen"}
@@ -362,7 +362,7 @@ def _export_explorer(obj: Any, seed: int | None, query: Mapping[str, Any] | None
         explorer, dashboard = obj, getattr(obj, "_dashboard", None)
     q = dict(query) if query is not None else (dashboard.query() if dashboard is not None else None)
     if q is not None:
-        from .connectivity import METRICS
+        from .connectivity import METRICS  # local: heavy: pandas, scipy (tuning.connectivity)
 
         unknown = set(q) - {"metric", "group_by", "sources", "targets", "stat", "count", "connected_only",
                             "symmetric", "convention"}
@@ -431,7 +431,7 @@ def open_session(path_or_dict: str | os.PathLike | Mapping[str, Any], *, rerun_p
 
 
 def _open_tuner(state: Mapping[str, Any], rerun_pinned: bool, executor: Any) -> Any:
-    from .synapse import SynapseTuner
+    from .synapse import SynapseTuner  # local: heavy: numpy (tuning.synapse)
 
     conns = state.get("connections") or []
     if not conns:
@@ -473,7 +473,7 @@ def _rerun_pinned(tuner: Any, pinned: Mapping[str, Any]) -> None:
 
 
 def _open_profiler(state: Mapping[str, Any], executor: Any) -> Any:
-    from .profiler import CellProfiler
+    from .profiler import CellProfiler  # local: heavy: pandas, h5py (tuning.profiler)
 
     src = state.get("config") or state.get("templates_dir")
     prof = CellProfiler(src, state.get("mechanisms_dir"), swc=state.get("swc"), json=state.get("json"),
@@ -498,7 +498,7 @@ def _open_profiler(state: Mapping[str, Any], executor: Any) -> Any:
 
 
 def _open_explorer(state: Mapping[str, Any]) -> Any:
-    from .connectivity import ConnectivityExplorer
+    from .connectivity import ConnectivityExplorer  # local: heavy: pandas, scipy (tuning.connectivity)
 
     explorer = ConnectivityExplorer(state["config"], group_by=state.get("group_by"))
     q = state.get("query")

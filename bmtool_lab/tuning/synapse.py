@@ -49,6 +49,8 @@ from typing import Any
 import numpy as np
 
 from bmtool_lab.model.check import check_model
+from bmtool_lab.model.config import load_config
+from bmtool_lab.model.dynamics import DynamicsError, load_dynamics_with_mtime
 from bmtool_lab.model.python_hooks import find_model_hooks, model_hook_folders, weight_hook
 from bmtool_lab.sim.errors import SimError
 from bmtool_lab.sim.synapse_jobs import (
@@ -168,8 +170,8 @@ class SynapseTuner(ConnectionModel, SynapseSweeps, SynapseSaving, ShowsDashboard
 
     # --- construction ---------------------------------------------------------------------
     def _init_network(self, config: str | Path, connection: Any) -> None:
+        # local: heavy: pandas, h5py (model.cell_types, connection_types)
         from bmtool_lab.model.cell_types import list_cell_types
-        from bmtool_lab.model.config import load_config
         from bmtool_lab.model.connection_types import list_connection_types
 
         self.config = load_config(config)  # ConfigError with the path when it points nowhere
@@ -221,6 +223,7 @@ class SynapseTuner(ConnectionModel, SynapseSweeps, SynapseSaving, ShowsDashboard
     def worker(self) -> Any:
         """The InteractiveWorker running this tuner's simulations (started on first use)."""
         if self._worker is None:
+            # local: import-time cost: multiprocessing (the worker), on the first run
             from bmtool_lab.sim.worker import InteractiveWorker
 
             if self._closed:
@@ -314,8 +317,7 @@ class SynapseTuner(ConnectionModel, SynapseSweeps, SynapseSaving, ShowsDashboard
         return st
 
     def _new_state(self, ct: Any) -> _ConnState:
-        from bmtool_lab.model.cell_types import cell_type_of
-        from bmtool_lab.model.dynamics import DynamicsError, load_dynamics_with_mtime
+        from bmtool_lab.model.cell_types import cell_type_of  # local: heavy: pandas, h5py (model.cell_types)
 
         if ct.dynamics_path is None:
             raise TunerError(f"{ct.name}: the edge type names no dynamics_params file, so there are no synapse "

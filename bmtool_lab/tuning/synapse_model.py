@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from bmtool_lab.model.dynamics import UNITS
+from bmtool_lab.model.hoc_templates import template_names, templates_in
 from bmtool_lab.model.python_hooks import synapse_hook
 from bmtool_lab.sim.model_hooks import hook_mechanism_job, weight_function_job
 from bmtool_lab.sim.synapse_jobs import (
@@ -58,8 +60,6 @@ def _numeric(params: dict[str, Any]) -> dict[str, float]:
 
 # --- helpers ----------------------------------------------------------------------------------
 def _unit(st: _ConnState, name: str) -> str:
-    from bmtool_lab.model.dynamics import UNITS
-
     mech_name = dict(st.spec.renames).get(name, name)
     if st.mech is not None:
         for p in st.mech["parameters"]:
@@ -108,7 +108,7 @@ def _bionet_weight(ct: Any) -> tuple[float, str]:
 
 def _afferent_location(config: Any, ct: Any, index: int) -> tuple[int, float]:
     """afferent_section_id/pos of the ``index``-th edge of a type (BioNet's preselected placement)."""
-    from bmtool_lab.model.sonata import SonataNetwork
+    from bmtool_lab.model.sonata import SonataNetwork  # local: heavy: pandas, h5py (model.sonata)
 
     edges = SonataNetwork(config).edge_population(ct.edge_population)
     if "afferent_section_id" not in edges.edge_attribute_names():
@@ -126,8 +126,7 @@ def _cell_from_template(template: Any, mechanisms_dir: Any, templates_dir: Any) 
     """A CellType (or a builder function) from the ``template`` argument of a tuner without BMTK."""
     import re
 
-    from bmtool_lab.model.cell_types import CellType
-    from bmtool_lab.model.hoc_templates import template_names, templates_in
+    from bmtool_lab.model.cell_types import CellType  # local: heavy: pandas, h5py (model.cell_types)
 
     if isinstance(template, CellType):
         if mechanisms_dir and template.mechanisms_dir is None:
@@ -194,7 +193,7 @@ class ConnectionModel:
     def _model_weight(self, ct: Any, hook: Any, fn: str) -> tuple[float, str]:
         """NetCon weight from the model's own weight function ``fn`` of ``hook`` on the
         connection's first edge."""
-        from bmtool_lab.model.sonata import SonataNetwork
+        from bmtool_lab.model.sonata import SonataNetwork  # local: heavy: pandas, h5py (model.sonata)
 
         if hook.unsafe:
             return float(ct.syn_weight or 0.0), (f"weight_function {ct.weight_function!r} is registered in {hook.path.name}, which was not "

@@ -9,6 +9,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bmtool_lab.model.dynamics import (
+    DynamicsError,
+    diff_dynamics,
+    format_diff,
+    load_dynamics_with_mtime,
+    save_as_new,
+    save_dynamics,
+    shared_users,
+)
 from bmtool_lab.tuning.synapse_protocol import (
     TunerError,
 )
@@ -20,8 +29,6 @@ class SynapseSaving:
     # --- saving ---------------------------------------------------------------------------
     def preview_save(self) -> str:
         """What :meth:`save` would change, one line per parameter (``tau2: 8.0 -> 9.5 ms``)."""
-        from bmtool_lab.model.dynamics import diff_dynamics, format_diff
-
         st = self._st()
         if st.ct is None or st.ct.dynamics_path is None:
             return format_diff([]) if not self._updates(st) else \
@@ -36,8 +43,6 @@ class SynapseSaving:
         refused. When several edge types share the file, raises TunerError unless
         ``shared="ok"`` (then all of them change) — or use :meth:`save_as`. Emits "saved".
         """
-        from bmtool_lab.model.dynamics import DynamicsError, save_dynamics, shared_users
-
         st = self._st()
         if st.ct is None:
             raise TunerError("this tuner has no dynamics file (built without BMTK): use save_as('name.json')")
@@ -63,8 +68,6 @@ class SynapseSaving:
         return result
 
     def _reload_file(self, path: Path, mtime_ns: int) -> None:
-        from bmtool_lab.model.dynamics import load_dynamics_with_mtime
-
         fresh, mtime = load_dynamics_with_mtime(path)
         for st in self._states.values():
             if st.ct is not None and st.ct.dynamics_path is not None and Path(st.ct.dynamics_path).resolve() \
@@ -78,8 +81,6 @@ class SynapseSaving:
         always included). Connection types are re-read afterwards; unsaved tuning of other
         connections is kept. Emits "saved".
         """
-        from bmtool_lab.model.dynamics import DynamicsError, save_as_new, shared_users
-
         st = self._st()
         params = {k: v for k, v in st.params.items()}
         if st.ct is None:
@@ -109,8 +110,8 @@ class SynapseSaving:
 
     def _refresh_types(self) -> None:
         """Re-read the connection types after the edge-types CSV changed; keep every state."""
+        # local: heavy: pandas, h5py (model.connection_types, sonata)
         from bmtool_lab.model.connection_types import list_connection_types
-        from bmtool_lab.model.dynamics import load_dynamics_with_mtime
         from bmtool_lab.model.sonata import clear_cache
 
         clear_cache()

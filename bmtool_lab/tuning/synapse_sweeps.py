@@ -27,6 +27,7 @@ class SynapseSweeps:
         """
         import pandas as pd
 
+        # local: import-time cost: multiprocessing (the executor), on the first sweep
         from bmtool_lab.sim.executor import get_executor
 
         st = self._st()
@@ -58,6 +59,7 @@ class SynapseSweeps:
         """
         import pandas as pd
 
+        # local: import-time cost: multiprocessing (the executor), on the first sweep
         from bmtool_lab.sim.executor import get_executor
 
         p = self._protocol_with(protocol)
