@@ -7,17 +7,18 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import protocol
-from .context import WorkerContext, neuron_h
 from .errors import SimError
 from .mechanism_info import (
     _load_mechanisms,
     _point_processes,
 )
+
+if TYPE_CHECKING:  # the type only
+    from .context import WorkerContext
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,9 @@ class GapSpec:
 
 class _GapModel:
     def __init__(self, ctx: WorkerContext, spec: GapSpec):
-        from . import cells  # local: heavy: pandas, h5py (sim.cells)
+        # local: heavy: pandas, h5py (sim.cells); child process only (the kernel imports this module)
+        from . import cells
+        from .context import neuron_h
 
         h = neuron_h()
 
@@ -82,6 +85,8 @@ def gap_junction_job(ctx: WorkerContext, spec: GapSpec, g_uS: float, amp_nA: flo
 
     ΔV = mean v over the last 10 % of the step minus mean v over the 50 ms before it (mV).
     """
+    from . import protocol  # local: child process only (the kernel imports this module)
+
     if not (math.isfinite(g_uS) and g_uS >= 0):
         raise SimError("model", f"gap conductance must be a finite value >= 0 µS, got {g_uS!r}")
     model: _GapModel = ctx.model(("gap", spec), lambda: _GapModel(ctx, spec))

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..model.mod_files import _COMMENT_RE, mechanism_names
-from .context import WorkerContext, neuron_h
 from .errors import SimError
+
+if TYPE_CHECKING:  # the type only
+    from .context import WorkerContext
 
 # INITIAL blocks of NEURON's built-in synapses: the PARAMETERs they derive hidden state from.
 _BUILTIN_INITIAL_PARAMS: dict[str, frozenset[str]] = {
@@ -21,6 +24,8 @@ _MATH_FUNCS = frozenset({"exp", "log", "log10", "sqrt", "fabs", "pow", "sin", "c
 
 
 def _mech_names(mechanism: str, vartype: int) -> list[tuple[str, float]]:
+    from .context import neuron_h  # local: child process only (the kernel imports this module)
+
     h = neuron_h()
     ms = h.MechanismStandard(mechanism, vartype)
     out = []
@@ -33,8 +38,7 @@ def _mech_names(mechanism: str, vartype: int) -> list[tuple[str, float]]:
 
 
 def _point_processes() -> list[str]:
-    # local: heavy: numpy (sim.protocol); this module stays numpy-free
-    from .protocol import point_process_names
+    from .protocol import point_process_names  # local: child process only (the kernel imports this module)
 
     return point_process_names()
 
@@ -48,6 +52,8 @@ def _load_mechanisms(ctx: WorkerContext, *dirs: Path | None) -> None:
 
 
 def _require_mechanism(mechanism: str, mod_dirs: list[Path | None]) -> None:
+    from .context import neuron_h  # local: child process only (the kernel imports this module)
+
     h = neuron_h()
     pps = _point_processes()
     if mechanism in pps:
@@ -69,6 +75,8 @@ def describe_mechanism_job(ctx: WorkerContext, mechanism: str, mechanisms_dirs: 
     Returns {"mechanism", "parameters": [{"name", "default", "unit"}], "assigned": [...],
     "states": [...], "has_g", "has_i"}. Raises SimError("mechanisms") when it is not loaded.
     """
+    from .context import neuron_h  # local: child process only (the kernel imports this module)
+
     _load_mechanisms(ctx, *mechanisms_dirs)
     _require_mechanism(mechanism, list(mechanisms_dirs))
     h = neuron_h()

@@ -10,11 +10,13 @@ import hashlib
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .context import WorkerContext, neuron_h
 from .errors import SimError
 from .mechanism_info import _load_mechanisms
+
+if TYPE_CHECKING:  # the type only
+    from .context import WorkerContext
 
 __all__ = ["load_hooks", "registered_synapse_model", "registered_weight_function", "weight_function_job",
            "hook_mechanism_job"]
@@ -114,6 +116,8 @@ def mechanism_of(syn: Any) -> str:
 def hook_mechanism_job(ctx: WorkerContext, hooks: tuple[Any, ...], name: str, params: dict[str, Any],
                        mechanisms_dirs: tuple[Path | None, ...] = ()) -> str:
     """The NEURON mechanism the model's function for ``name`` builds (on a scratch section)."""
+    from .context import neuron_h  # local: child process only (the kernel imports this module)
+
     h = neuron_h()
     _load_mechanisms(ctx, *mechanisms_dirs)
     fnc = registered_synapse_model(hooks, name)

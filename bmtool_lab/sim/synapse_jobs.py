@@ -30,7 +30,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,8 +42,6 @@ from ..analysis.synapse_measure import (
     measure_run,
     no_response_reason,
 )
-from . import protocol
-from .context import WorkerContext, neuron_h
 from .errors import SimError
 from .mechanism_info import (
     _initial_params,
@@ -53,7 +51,9 @@ from .mechanism_info import (
     describe_mechanism_job,
 )
 from .model_hooks import build_with_hook, mechanism_of, registered_synapse_model
-from .protocol import Recorder, Trace
+
+if TYPE_CHECKING:  # the type only
+    from .context import WorkerContext
 
 __all__ = [
     "DESCRIPTIVE_KEYS", "BIONET_MODELS", "Placement", "SynapseSpec", "RunProtocol",
@@ -193,7 +193,9 @@ class _SynapseModel:
     """The built cell + one synapse + one NetCon (EventTrain) + an optional SEClamp."""
 
     def __init__(self, ctx: WorkerContext, spec: SynapseSpec):
-        from . import cells  # local: heavy: pandas, h5py (sim.cells)
+        # local: heavy: pandas, h5py (sim.cells); child process only (the kernel imports this module)
+        from . import cells, protocol
+        from .context import neuron_h
 
         h = neuron_h()
         self.spec = spec
@@ -252,6 +254,8 @@ def _segments(cell: Any) -> list[tuple[Any, Any, str]]:
 
 
 def _place(cell: Any, pl: Placement, label: str) -> tuple[Any, dict]:
+    from .context import neuron_h  # local: child process only (the kernel imports this module)
+
     h = neuron_h()
     soma = cell.soma
     h.distance(0, soma(0))  # BioNet measures from soma(0)
@@ -392,6 +396,8 @@ def clamp_rs_MOhm(rs_MOhm: float, g_peak_uS: float) -> float:
 
 
 def _setup_clamp(model: _SynapseModel, proto: RunProtocol, notes: list[str] | None = None) -> None:
+    from . import protocol  # local: child process only (the kernel imports this module)
+
     if proto.clamp == "voltage":
         # the synapse's peak conductance is its NetCon weight (µS) times its own scale (initW)
         scale = abs(float(getattr(model.syn, "initW", 1.0) or 1.0)) if hasattr(model.syn, "initW") else 1.0
@@ -409,6 +415,8 @@ def _setup_clamp(model: _SynapseModel, proto: RunProtocol, notes: list[str] | No
 
 
 def _recorder(model: _SynapseModel, proto: RunProtocol) -> Any:
+    from .protocol import Recorder, Trace  # local: child process only (the kernel imports this module)
+
     class Recorder64(Recorder):
         """Time kept in float64: float32 times drift by ~1e-5 ms at 1 s, which is visible in
         dt-quantised (bmtool) metrics; the values stay float32."""
@@ -446,6 +454,8 @@ def _atolscale(model: _SynapseModel, proto: RunProtocol) -> None:
     under voltage clamp, v so that the clamp current (hold - v) / rs is solved to
     CLAMP_CURRENT_RTOL of the expected response (a sub-pA synapse under rs 0.01 MΩ moves v by
     ~1e-8 mV; the default atol of 1e-4 mV would leave the fit's gradients in solver noise)."""
+    from .context import neuron_h  # local: child process only (the kernel imports this module)
+
     h = neuron_h()
     weight_uS = proto.weight_uS
     scale = min(1.0, max(abs(weight_uS), 1e-9) * 1e-1)
@@ -472,6 +482,10 @@ def synapse_run_job(ctx: WorkerContext, spec: SynapseSpec, params: dict[str, Any
     values set), "notes", "sim_ms" (NEURON time), "restored" (baseline skipped), "n_points"},
     and with ``measure`` the metrics ("measured": see :func:`measure_run`; "measure_ms").
     """
+    # local: child process only (the kernel imports this module)
+    from . import protocol
+    from .context import neuron_h
+
     if proto.kind not in ("single", "train", "poisson"):
         raise SimError("python", f"kind must be 'single', 'train' or 'poisson', not {proto.kind!r}")
     h = neuron_h()
@@ -580,11 +594,15 @@ def _trim_kernel(kernel: dict) -> dict:
 
 
 def _netcons_to(syn: Any) -> int:
+    from .context import neuron_h  # local: child process only (the kernel imports this module)
+
     return sum(1 for nc in neuron_h().List("NetCon") if nc.syn() is not None and nc.syn().hname() == syn.hname())
 
 
 def count_clamps_job(ctx: WorkerContext) -> dict:
     """How many SEClamp / VClamp / IClamp objects exist in this worker (tests: a current clamp
     run must leave none)."""
+    from .context import neuron_h  # local: child process only (the kernel imports this module)
+
     h = neuron_h()
     return {name: int(h.List(name).count()) for name in ("SEClamp", "VClamp", "IClamp")}
