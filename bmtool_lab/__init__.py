@@ -47,6 +47,7 @@ def _register_dashboards() -> None:
     import sys
 
     if "IPython" in sys.modules:
+        # local: only in a notebook (IPython loaded); headless imports load no widget module
         from .widgets.registry import register_ipython_display
 
         register_ipython_display()

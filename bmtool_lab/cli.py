@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from ._version import __version__
 from .cli_commands import (
     cmd_check,
     cmd_connections,
@@ -41,8 +42,6 @@ __all__ = ["main", "build_parser", "CliError", "Progress", "EXIT_OK", "EXIT_FAIL
 
 # --- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    from ._version import __version__
-
     p = argparse.ArgumentParser(
         prog="bmtool-lab", description="Headless twin of the bmtool_lab dashboards.",
         epilog="Exit codes: 0 ok, 1 a simulation or analysis failed, 2 bad input (config, names, paths). "

@@ -31,12 +31,13 @@ from .cli_support import (
     _write_json,
     _write_text,
 )
+from .sim.errors import SimError
 
 
 # --- commands ---------------------------------------------------------------------------------
 def cmd_check(args: argparse.Namespace) -> int:
     """List what the model check finds; exit 1 when it finds anything."""
-    from .model.check import check_model
+    from .model.check import check_model  # local: keeps `bmtool-lab --help` quick (model.check: ast, inspect)
 
     config = _check_config(args.config)
     try:
@@ -57,7 +58,7 @@ def _notebooks_dir() -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .examples import build_example
+    from .examples import build_example  # local: keeps `bmtool-lab --help` quick (examples)
 
     if not args.no_browser:
         nb_dir = _notebooks_dir()
@@ -70,7 +71,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("starting:", " ".join(cmd))
         return subprocess.call(cmd)
 
-    from .demo import TraceDemo
+    from .demo import TraceDemo  # local: heavy: numpy (demo)
 
     folder = Path(args.folder).resolve()
     t0 = time.perf_counter()
@@ -100,6 +101,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_connections(args: argparse.Namespace) -> int:
+    # local: keeps `bmtool-lab --help` quick (model.config; pandas, h5py via connection_types)
     from .model.config import ConfigError
     from .model.connection_types import list_connection_types
 
@@ -133,8 +135,8 @@ def _find_connection(tuner: Any, name: str) -> Any:
 
 
 def cmd_synapse(args: argparse.Namespace) -> int:
+    # local: keeps `bmtool-lab --help` quick (session: ~80 stdlib modules; numpy via tuning.synapse)
     from .session import provenance
-    from .sim.errors import SimError
     from .tuning.synapse import SynapseTuner
 
     config = _check_config(args.config)
@@ -189,6 +191,7 @@ def cmd_synapse(args: argparse.Namespace) -> int:
 
 
 def cmd_synaptic_table(args: argparse.Namespace) -> int:
+    # local: keeps `bmtool-lab --help` quick (session; numpy via tuning.synapse)
     from .session import provenance
     from .tuning.synapse import SynapseTuner
 
@@ -268,6 +271,7 @@ def _check_output_dir(folder: Path) -> Path:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    # local: keeps `bmtool-lab --help` quick (session: ~80 stdlib modules, +30 ms)
     from .session import provenance, sha256_file
 
     config = _check_config(args.config)
@@ -275,13 +279,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if not targets.is_file():
         raise CliError(f"targets file {targets} does not exist (a YAML or JSON file of connections and targets)")
     try:
+        # local: heavy: numpy (tuning.optimizer); an ImportError says the optimizer is missing
         from .tuning.optimizer import fit_many
     except ImportError as err:
         raise CliError(f"optimizer not available in this bmtool_lab ({err}); `fit` needs "
                        "bmtool_lab.tuning.optimizer.fit_many", EXIT_FAILED) from None
+    # local: keeps `bmtool-lab --help` quick (model.check; pandas, h5py via connection_types)
     from .model.check import check_model
     from .model.connection_types import list_connection_types
-    from .sim.errors import SimError
 
     names = _targets_connections(targets)
     try:
@@ -329,8 +334,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    # local: keeps `bmtool-lab --help` quick (session; pandas, h5py via tuning.profiler)
     from .session import provenance
-    from .sim.errors import SimError
     from .tuning.profiler import CellProfiler
 
     config = _check_config(args.config, folder_ok=True)
@@ -396,6 +401,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_connectivity(args: argparse.Namespace) -> int:
+    # local: keeps `bmtool-lab --help` quick (session; pandas, scipy via tuning.connectivity)
     from .session import provenance
     from .tuning.connectivity import ConnectivityExplorer
 
@@ -426,8 +432,7 @@ def cmd_connectivity(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .sim.errors import SimError
-    from .tuning.network_run import NetworkSimulation
+    from .tuning.network_run import NetworkSimulation  # local: heavy: pandas (tuning.network_run)
 
     config = _check_config(args.config)
     out = _check_output(args.json)
@@ -475,6 +480,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_raster(args: argparse.Namespace) -> int:
+    # local: heavy: pandas (network_figures, tuning.network_run)
     from .network_figures import raster_png
     from .tuning.network_run import NetworkRun
 
@@ -484,7 +490,7 @@ def cmd_raster(args: argparse.Namespace) -> int:
     config = _check_config(args.config) if args.config else _config_of_output(folder)
     png = _check_output(args.png)
     try:
-        from .model.config import load_config
+        from .model.config import load_config  # local: keeps `bmtool-lab --help` quick (model.config)
 
         cfg = load_config(config)
         run = NetworkRun(cfg, folder, float(args.tstop if args.tstop is not None else cfg.run.tstop))
@@ -508,7 +514,7 @@ def cmd_raster(args: argparse.Namespace) -> int:
 def _config_of_output(folder: Path) -> Path:
     """The config a run's output folder came from: bmtool_lab's run_config.json beside it, else
     a simulation config one level up whose output goes there."""
-    from .sim.bionet_run import RUN_CONFIG_NAME
+    from .sim.bionet_run import RUN_CONFIG_NAME  # local: heavy: numpy (sim.bionet_run)
 
     ours = folder.parent / RUN_CONFIG_NAME
     if ours.is_file():
@@ -523,6 +529,7 @@ def _config_of_output(folder: Path) -> Path:
 
 
 def cmd_positions(args: argparse.Namespace) -> int:
+    # local: keeps `bmtool-lab --help` quick (session; pandas, scipy via tuning.connectivity)
     from .session import provenance
     from .tuning.connectivity import ConnectivityExplorer
 
@@ -542,7 +549,7 @@ def cmd_positions(args: argparse.Namespace) -> int:
         _say(args, "bmtool-lab: cells without positions (listed with empty x/y/z, not drawn): "
                    + ", ".join(f"{p} ({n})" for p, n in missing.items()))
     if png is not None:
-        from .network_figures import positions_png
+        from .network_figures import positions_png  # local: heavy: pandas (network_figures)
 
         positions_png(df, png, rot if not args.no_axes else None, title=f"{Path(config).name}: ")
         _say(args, f"bmtool-lab: wrote {png} ({len(df) - sum(missing.values()):,} cells)")

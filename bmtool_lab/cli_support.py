@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from .sim.errors import SimError
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 REPO_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 #: The connectivity metrics (tuning.connectivity.METRICS; listed here so --help needs no pandas).
@@ -97,6 +99,7 @@ class Progress:
 def _progress_executor(base: Any, label: str, enabled: bool = True) -> Any:
     """A sweep executor that counts finished items into a progress bar, then calls the caller's
     ``on_result`` (the controllers' sweeps take no progress callback of their own)."""
+    # local: keeps `bmtool-lab --help` quick (multiprocessing, via sim.executor)
     from .sim.executor import SweepExecutor, get_executor
 
     inner = get_executor(base)
@@ -176,7 +179,7 @@ def _write_text(path: Path | None, text: str) -> None:
 
 
 def _write_json(path: Path | None, data: Any) -> None:
-    from .session import jsonable
+    from .session import jsonable  # local: keeps `bmtool-lab --help` quick (session: ~80 stdlib modules)
 
     _write_text(path, json.dumps(jsonable(data), indent=2, allow_nan=False) + "\n")
 
@@ -186,7 +189,7 @@ def _write_csv(path: Path | None, df: Any, prov: dict[str, Any], index: bool = T
     output, after the table as ``# `` comment lines)."""
     text = df.to_csv(index=index)
     if path is None:
-        from .session import jsonable
+        from .session import jsonable  # local: keeps `bmtool-lab --help` quick (session)
 
         _write_text(None, text + "".join(f"# {line}\n" for line in json.dumps(jsonable(prov), indent=1).splitlines()))
         return
@@ -222,8 +225,6 @@ def _parse_params(items: Sequence[str] | None) -> dict[str, float]:
 def _input_error(err: BaseException) -> CliError:
     """An exception raised while reading the inputs, as a CliError: simulation failures (a
     mechanism that does not compile, ...) are 1, everything else is bad input (2)."""
-    from .sim.errors import SimError
-
     if isinstance(err, SimError):
         return CliError(str(err), EXIT_FAILED)
     text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)

@@ -11,15 +11,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .analysis.fi import firing_rate_hz, spike_times
+from .model.config import load_config
+from .sim import protocol
 
-def current_step_job(ctx: Any, cell_type: Any, amp_nA: float, delay_ms: float, dur_ms: float,
+if TYPE_CHECKING:  # the type only
+    from .sim.context import WorkerContext
+
+
+def current_step_job(ctx: WorkerContext, cell_type: Any, amp_nA: float, delay_ms: float, dur_ms: float,
                      tstop_ms: float, celsius: float, v_init: float, dt: float) -> dict:
     """Worker job: inject a current step at the soma and record v (mV)."""
-    from bmtool_lab.sim import cells, protocol
+    from bmtool_lab.sim import cells  # local: heavy: pandas, h5py (sim.cells)
 
     cell = ctx.model(("cell", cell_type), lambda: cells.build_cell(cell_type))
     clamp = protocol.iclamp(cell.seg("soma"), amp_nA, delay_ms, dur_ms)
@@ -57,8 +64,8 @@ class TraceDemo:
 
     def __init__(self, config: str | Path, cell: str = "Exc", amp_nA: float = 0.2,
                  delay_ms: float = 50.0, dur_ms: float = 300.0, tstop_ms: float = 400.0) -> None:
+        # local: heavy: pandas, h5py (model.cell_types)
         from .model.cell_types import find_cell_type, list_cell_types
-        from .model.config import load_config
 
         self.config = load_config(config)
         self.cell_type = find_cell_type(list_cell_types(self.config), cell)
@@ -72,6 +79,7 @@ class TraceDemo:
     @property
     def worker(self):
         if self._worker is None:
+            # local: import-time cost: multiprocessing (the worker), on the first run
             from .sim.worker import InteractiveWorker
 
             self._worker = InteractiveWorker(name=f"demo-{self.cell_type.name}", timeout_s=120,
@@ -84,8 +92,6 @@ class TraceDemo:
                     tstop_ms=self.tstop_ms, celsius=run.celsius, v_init=run.v_init, dt=run.dt)
 
     def _result(self, out: dict, amp_nA: float) -> StepResult:
-        from .analysis.fi import firing_rate_hz, spike_times
-
         t, v = np.asarray(out["t"]), np.asarray(out["v"])
         spikes = np.asarray(spike_times(t, v, threshold_mV=-15.0))
         rate = firing_rate_hz(spikes, self.delay_ms, self.delay_ms + self.dur_ms)
@@ -115,7 +121,7 @@ class TraceDemo:
     def _build_widget(self):
         import ipywidgets as w
 
-        from .widgets.trace import TracePanel
+        from .widgets.trace import TracePanel  # local: heavy: ipywidgets, anywidget (widgets.trace)
 
         self._panel = TracePanel(title=f"{self.cell_type.name}: soma membrane potential", y_label="v (mV)")
         self._slider = w.FloatSlider(value=self.amp_nA, min=-0.1, max=0.3, step=0.005, readout_format=".3f",

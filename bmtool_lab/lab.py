@@ -12,6 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .examples import build_example
+from .model.check import check_model
+from .model.config import ConfigError, load_config
 from .tuning.session import code_for
 
 __all__ = ["describe", "describe_json", "example_config_json", "find_configs", "find_configs_json",
@@ -24,7 +27,7 @@ _PANEL_NAMES = ("_controller", "_CONTROLLERS")
 
 def __getattr__(name: str) -> Any:
     if name in _PANEL_NAMES:
-        from .widgets import panel
+        from .widgets import panel  # local: heavy: ipywidgets (widgets.panel)
 
         return getattr(panel, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -36,8 +39,6 @@ def describe(path: str | os.PathLike, kernel_dir: str = "") -> dict[str, Any]:
     kernel's folder (see :func:`resolve_config`); ``config`` in the reply is the file loaded
     (absolute), ``shown`` the same relative to the server root, ``note`` how a folder was resolved.
     """
-    from .model.config import ConfigError, load_config
-
     info: dict[str, Any] = {"config": str(path), "shown": str(path), "note": "", "populations": [],
                             "connections": [], "cells": [], "problems": []}
     try:
@@ -49,12 +50,11 @@ def describe(path: str | os.PathLike, kernel_dir: str = "") -> dict[str, Any]:
     info["config"] = str(cfg.path)
     info["shown"] = shown_path(cfg.path, server_root(kernel_dir))
     problems = info["problems"]
-    from .model.check import check_model
-
     problems.extend(check_model(cfg))  # the same problems every dashboard and the CLI report
     try:
         import numpy as np
 
+        # local: heavy: pandas, h5py (model.connection_types, sonata)
         from .model.connection_types import group_attribute_for
         from .model.sonata import SonataNetwork
 
@@ -71,7 +71,7 @@ def describe(path: str | os.PathLike, kernel_dir: str = "") -> dict[str, Any]:
     except Exception as err:  # the panel must stay usable on a broken network
         problems.append(f"nodes: {err}")
     try:
-        from .model.connection_types import list_connection_types
+        from .model.connection_types import list_connection_types  # local: heavy: pandas, h5py
 
         for ct in list_connection_types(cfg):
             info["connections"].append({
@@ -83,7 +83,7 @@ def describe(path: str | os.PathLike, kernel_dir: str = "") -> dict[str, Any]:
     except Exception as err:
         problems.append(f"edges: {err}")
     try:
-        from .model.cell_types import list_cell_types
+        from .model.cell_types import list_cell_types  # local: heavy: pandas, h5py
 
         for ct in list_cell_types(cfg):
             info["cells"].append({"name": ct.name, "population": ct.population, "template": ct.model_template or "",
@@ -110,8 +110,6 @@ def describe_json(path: str, kernel_dir: str = "") -> JsonReply:
 
 def example_config_json(folder: str = "example_network") -> JsonReply:
     """Build (or reuse) the example network under the kernel's working folder."""
-    from .examples import build_example
-
     return JsonReply(str(build_example(folder)))
 
 
@@ -152,8 +150,6 @@ def shown_path(path: str | os.PathLike, root: Path) -> str:
 def config_in_folder(folder: Path) -> tuple[Path, str]:
     """The BMTK config a model folder stands for (first of :data:`_FOLDER_CONFIGS` directly in it,
     else the nearest config below it) and a note naming the others found."""
-    from .model.config import ConfigError
-
     found = [p for pattern in _FOLDER_CONFIGS for p in sorted(folder.glob(pattern)) if _is_bmtk_config(p)]
     found = list(dict.fromkeys(found))
     if not found:
@@ -173,8 +169,6 @@ def resolve_config(path: str | os.PathLike, kernel_dir: str = "") -> tuple[Path,
     show), then against the kernel's folder (what code in the notebook uses). A folder stands
     for the config inside it (:func:`config_in_folder`).
     """
-    from .model.config import ConfigError
-
     given = Path(path).expanduser()
     tries = [given] if given.is_absolute() else list(dict.fromkeys(
         [(server_root(kernel_dir) / given).resolve(), given.resolve()]))
@@ -215,13 +209,13 @@ def find_configs_json(folder: str = "", kernel_dir: str = "") -> JsonReply:
 def open_dashboard(kind: str, config: str, item: str | None = None, area: str = "right") -> Any:
     """:func:`bmtool_lab.widgets.panel.open_dashboard`: the panel's tuner, profiler, connectivity
     explorer or network run of ``config`` in the right sidebar or a main-area tab."""
-    from .widgets.panel import open_dashboard
+    from .widgets.panel import open_dashboard  # local: heavy: ipywidgets (widgets.panel)
 
     return open_dashboard(kind, config, item, area)
 
 
 def code_for_host_json(host_key: str) -> JsonReply:
-    from .widgets.host import host_controller
+    from .widgets.host import host_controller  # local: heavy: ipywidgets (widgets.host)
 
     ctl = host_controller(host_key)
     return JsonReply(code_for(ctl) if ctl is not None else "")
@@ -229,8 +223,8 @@ def code_for_host_json(host_key: str) -> JsonReply:
 
 def open_demo(path: str, cell: str = "Exc") -> Any:
     """Open the live trace demo of ``cell`` in the right sidebar (one per config and cell)."""
-    from .demo import TraceDemo
-    from .widgets.host import open_sidebar
+    from .demo import TraceDemo  # local: heavy: numpy (demo)
+    from .widgets.host import open_sidebar  # local: heavy: ipywidgets (widgets.host)
 
     key = f"{Path(path).resolve()}::{cell}"
     demo = _DEMOS.get(key)

@@ -14,6 +14,9 @@ import json
 import sys
 from pathlib import Path
 
+from bmtool_lab.model.config import load_config
+from bmtool_lab.sim.mechanisms import load_mechanisms
+
 # Dynamics-JSON keys that describe the file rather than set a mechanism parameter.
 DESCRIPTIVE_KEYS = {"level_of_detail", "notes", "comment", "_comment", "description"}
 
@@ -41,9 +44,6 @@ def register_synapse_models() -> None:
 def run(config_path: str | Path, tstop: float | None = None) -> dict:
     """Run BioNet on ``config_path``; returns {"n_spikes": int, "spikes_file": path}."""
     from bmtk.simulator import bionet
-
-    from bmtool_lab.model.config import load_config
-    from bmtool_lab.sim.mechanisms import load_mechanisms
 
     model = load_config(config_path)
     if model.mechanisms_dir is not None:

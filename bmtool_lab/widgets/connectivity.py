@@ -27,6 +27,9 @@ from .connectivity_parts import (
     text_colours,
 )
 from .heatmap import CanvasHeatmap
+from .network3d import NetworkView3D
+from .network_graph import NetworkGraphView
+from .panel import open_dashboard
 from .problems import problems_box
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,8 +38,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..model.connection_types import ConnectionType
     from ..tuning.connectivity import ConnectivityExplorer
-    from .network3d import NetworkView3D
-    from .network_graph import NetworkGraphView
 
 __all__ = ["ConnectivityDashboard"]
 
@@ -184,8 +185,6 @@ class ConnectivityDashboard(w.VBox):
 
     def _open_tuner_in_sidebar(self, connection: ConnectionType) -> Any:
         """Default "Open synapse tuner": this config's tuner on that connection, in the right sidebar."""
-        from .panel import open_dashboard  # the panel's module imports this one's host
-
         config = getattr(getattr(self.explorer, "config", None), "path", None)
         if config is None:
             raise ValueError("this explorer was not made from a config file, so no tuner can be opened for it")
@@ -325,8 +324,6 @@ class ConnectivityDashboard(w.VBox):
     def open_3d(self) -> NetworkView3D:
         """Build (once) and open the 3D view of the cells; returns it."""
         if self.network_view is None:
-            from .network3d import NetworkView3D
-
             self.network_view = NetworkView3D(self.explorer, group_by=self.group_by.value)
             self.network_view.canvas.observe(self._on_3d_selection, "selected")
             # in a row as the pickers are: a VBox child of 100% plus its margins overflows the sidebar
@@ -352,8 +349,6 @@ class ConnectivityDashboard(w.VBox):
     def open_graph(self) -> NetworkGraphView:
         """Build (once) and open the population graph; returns it."""
         if self.graph_view is None:
-            from .network_graph import NetworkGraphView
-
             self.graph_view = NetworkGraphView(on_edge_click=self._on_graph_click, default_path=self._graph_csv)
             self.graph_box.children = (self.graph_view,)
             self._refresh_graph()

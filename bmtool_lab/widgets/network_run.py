@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from ..tuning.network_run import _recorded_cells
 from ._format import fmt_number
 from .network3d import PALETTE
 from .trace import STATIC, TracePanel
@@ -120,8 +121,6 @@ class RasterLayout:
 
 
 def layout_of_run(run: NetworkRun, group_by: str) -> RasterLayout:
-    from ..tuning.network_run import _recorded_cells
-
     if group_by == "population":  # the SONATA population, not a node attribute
         cells = _recorded_cells(run.config, run.spikes, "node_type_id")
         return RasterLayout.of(cells.assign(group=cells.population)[["population", "node_id", "group"]], "group")
@@ -232,8 +231,6 @@ class _LiveRaster:
     dashboard's raster with the progress (a few times a second at most)."""
 
     def __init__(self, dash: NetworkRunDashboard, tstop_ms: float) -> None:
-        from ..tuning.network_run import _recorded_cells
-
         self.dash, self.tstop_ms = dash, tstop_ms
         group_by = dash.group_by.value
         empty = pd.DataFrame({"population": pd.Series(dtype=object), "node_id": pd.Series(dtype=np.int64)})
@@ -423,7 +420,7 @@ class NetworkRunDashboard(w.VBox):
     def _group_attributes(self) -> list[str]:
         """What the raster can group by: pop_name first, the SONATA population, then the other
         node attributes of the simulated (non-virtual) populations."""
-        from ..model.sonata import SonataNetwork
+        from ..model.sonata import SonataNetwork  # local: heavy: h5py (model.sonata)
 
         skip = {"node_id", "positions", "dynamics_params", "morphology", "x", "y", "z", "model_processing",
                 "rotation_angle_xaxis", "rotation_angle_yaxis", "rotation_angle_zaxis"}

@@ -24,6 +24,7 @@ import bqplot as bq
 import ipywidgets as w
 import numpy as np
 
+from ..analysis.fi import fi_currents
 from ..sim.errors import SimError
 from ..tuning.profiler import ZAP_DEFAULTS
 from .problems import problems_box
@@ -364,8 +365,6 @@ class ProfilerDashboard:
 
     # --- F–I --------------------------------------------------------------------------------------
     def _start_fi(self, gen: int) -> None:
-        from ..analysis.fi import fi_currents
-
         start, end, step = self.f_start.value, self.f_stop.value, self.f_step.value
         currents = fi_currents(start * 1e-3, end * 1e-3, step * 1e-3)  # raises on a bad range
         self.f_progress.max, self.f_progress.value = int(currents.size), 0

@@ -293,6 +293,7 @@ class SynapseDashboard:
     def _toggle_fit(self, change: dict) -> None:
         if change["new"] and self._fit_panel is None:
             try:
+                # local: heavy: bqplot, pandas (widgets.optimizer), only for the Fit tab
                 from .optimizer import FitPanel
 
                 self._fit_panel = FitPanel(self.tuner)
