@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import open_notebook, run_all_cells, run_command, wait_for_trace
+from .helpers import open_notebook, run_all_cells, run_command, wait_for_kernel_settled, write_notebook
 
 pytestmark = pytest.mark.ui
 
@@ -21,9 +21,12 @@ COMMANDS = {"bmtool-lab:open-tuner": "BMTool Lab: synapse tuner",
 
 
 def test_dashboard_commands_open_their_kind(page, lab_server) -> None:
-    open_notebook(page, lab_server, "quickstart.ipynb")
+    # A notebook (and kernel) of its own: the dashboards it opens live in that kernel, and a later
+    # test reloading the quickstart's kernel would otherwise get them restored into its layout.
+    name = write_notebook(lab_server.root, "panel_commands.ipynb", ["import bmtool_lab\nbmtool_lab.build_example(\"example_network\")"])
+    open_notebook(page, lab_server, name)
     run_all_cells(page)
-    wait_for_trace(page, ".jp-NotebookPanel .bmtl-demo .bmtl-trace-panel")
+    wait_for_kernel_settled(lab_server, name, page=page)
     labels = page.evaluate("(ids) => ids.map((id) => window.jupyterapp.commands.hasCommand(id) "
                            "? window.jupyterapp.commands.label(id) : null)", list(COMMANDS))
     assert labels == list(COMMANDS.values())
