@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 __all__ = ["DashboardKind", "KINDS", "ShowsDashboard", "dashboard_of", "kind_of", "panel_kind",
-           "register_dashboard_builder", "variant_for", "view_of", "VARIANTS"]
+           "public_name", "register_dashboard_builder", "variant_for", "view_of", "VARIANTS"]
 
 
 class DashboardKind(NamedTuple):
@@ -55,6 +55,13 @@ KINDS: tuple[DashboardKind, ...] = (
                   panel="connectivity", title="Connectivity", variable="conn"),
     DashboardKind("bmtool_lab.tuning.network_run:NetworkSimulation", "bmtool_lab.widgets.network_run:NetworkRunDashboard",
                   cache="_bmtool_lab_dashboard", panel="network", title="Network run", variable="sim"),
+    # PointNet (NEST) variants: the panel opens them through their base kind (VARIANTS below)
+    DashboardKind("bmtool_lab.tuning.pointnet_synapse:PointSynapseTuner",
+                  "bmtool_lab.widgets.pointnet_synapse:PointSynapseDashboard",
+                  view="box", cache="_widget", title="Synapse tuner", variable="tuner"),
+    DashboardKind("bmtool_lab.tuning.pointnet_profiler:PointCellProfiler",
+                  "bmtool_lab.widgets.pointnet_profiler:PointProfilerDashboard",
+                  view="box", title="Cell profiler", variable="prof"),
 )
 
 
@@ -83,6 +90,16 @@ def variant_for(base: type, config: Any) -> type | None:
     if entry is None or config is None or not _load(entry[0])(config):
         return None
     return _load(entry[1])
+
+
+def public_name(klass: type) -> str:
+    """The name users call for a controller class: a variant's base ("SynapseTuner" for a
+    PointSynapseTuner, which ``SynapseTuner(pointnet_config)`` returns), else its own."""
+    ref = f"{klass.__module__}:{klass.__qualname__}"
+    for base, (_, variant) in VARIANTS.items():
+        if variant == ref:
+            return base.partition(":")[2]
+    return klass.__name__
 
 
 def kind_of(controller_or_class: Any) -> DashboardKind | None:

@@ -32,7 +32,7 @@ from bmtool_lab.analysis.passive import passive_properties
 from bmtool_lab.model.config import load_config
 from bmtool_lab.sim.errors import SimError
 from bmtool_lab.sim.nest_jobs import PointCellSpec, describe_nest_job, nest_step_job, require_nest
-from bmtool_lab.tuning._own_dashboard import OwnDashboard
+from bmtool_lab.tuning.kinds import ShowsDashboard, dashboard_of
 from bmtool_lab.tuning.pointnet_synapse import point_cell_spec
 from bmtool_lab.tuning.synapse import TunerError
 
@@ -85,14 +85,18 @@ def model_numbers(model: str, params: dict[str, float]) -> dict[str, float]:
     return {}
 
 
-class PointCellProfiler(OwnDashboard):
+class PointCellProfiler(ShowsDashboard):
     """Profile the NEST point-neuron types of a PointNet model (see module docs).
 
     ``executor``: None (the shared local pool), a dask Client or a SweepExecutor; ``dt``: NEST's
     resolution (default the config's run.dt); ``dur_ms``: F–I / rheobase step length.
     """
 
-    _dashboard_factory = "bmtool_lab.widgets.pointnet_profiler:PointProfilerDashboard"
+    @property
+    def dashboard(self) -> Any:
+        """The dashboard object (its ``box`` is the widget shown), built on first use through the
+        dashboard-kinds registry (:data:`bmtool_lab.tuning.kinds.KINDS`)."""
+        return dashboard_of(self)
 
     def __init__(self, config: str | Path, *, cell: str | None = None, executor: Any = None,
                  dt: float | None = None, dur_ms: float = 1000.0) -> None:

@@ -42,7 +42,7 @@ from bmtool_lab.sim.nest_jobs import (
     nest_synapse_run_job,
     require_nest,
 )
-from bmtool_lab.tuning._own_dashboard import OwnDashboard
+from bmtool_lab.tuning.kinds import dashboard_of
 from bmtool_lab.tuning.synapse import (
     ParamSpec,
     SynapseProtocol,
@@ -93,7 +93,7 @@ def point_cell_spec(cell: Any) -> PointCellSpec:
     return PointCellSpec(label=cell.key, template=template, params=frozen)
 
 
-class PointSynapseTuner(OwnDashboard, SynapseTuner):
+class PointSynapseTuner(SynapseTuner):
     """:class:`~bmtool_lab.tuning.synapse.SynapseTuner` for a PointNet model: the same API
     (select, params, set_params, undo/redo, run_single / run_train / run_poisson, submit,
     frequency_response, synaptic_table, preview_save, save, save_as), run on NEST.
@@ -103,7 +103,11 @@ class PointSynapseTuner(OwnDashboard, SynapseTuner):
     not apply to point neurons.
     """
 
-    _dashboard_factory = "bmtool_lab.widgets.pointnet_synapse:PointSynapseDashboard"
+    @property
+    def dashboard(self) -> Any:
+        """The dashboard object (its ``box`` is the widget shown), built on first use through the
+        dashboard-kinds registry (:data:`bmtool_lab.tuning.kinds.KINDS`)."""
+        return dashboard_of(self)
 
     title = "Synapse tuner (PointNet)"
     _run_job = staticmethod(nest_synapse_run_job)

@@ -39,7 +39,7 @@ from typing import Any
 from .._version import __version__
 from ..model.config import load_config
 from .kinds import KINDS as DASHBOARD_KINDS
-from .kinds import kind_of
+from .kinds import kind_of, public_name
 
 __all__ = ["SESSION_FORMAT", "SESSION_VERSION", "SessionError", "export_session", "load_session", "open_session",
            "provenance", "save_json", "sha256_file", "to_python", "jsonable", "code_for"]
@@ -609,7 +609,7 @@ def code_for(ctl: Any, config: str | None = None) -> str:
     except Exception:  # noqa: BLE001 - fall back to the essentials below
         pass
     cfg = str(getattr(getattr(ctl, "config", None), "path", None) or config or "")
-    kind = type(ctl).__name__
+    kind = public_name(type(ctl))  # SynapseTuner(pointnet_config) makes the PointNet tuner
     lines = ["import bmtool_lab", f"from bmtool_lab import {kind}", ""]
     known = kind_of(ctl)
     var = known.variable if known is not None else "dash"

@@ -330,7 +330,9 @@ export class ModelBrowser extends Widget {
       ["synapse", "synapse model"],
     ], actions("tuner"));
     if (gaps.length) section("Gap junctions", gaps, [["name", "name"], ["edges", "edges"]]);
-    const simulatable = (info.cells || []).filter((c) => c.model_type === "biophysical");
+    // NEURON cells, and NEST point neurons (a PointNet model: its profiler runs on NEST)
+    const simulatable = (info.cells || []).filter((c) => c.model_type === "biophysical" ||
+      (c.model_type === "point_process" && String(c.template || "").startsWith("nest:")));
     section("Cell types", info.cells || [], [
       ["name", "name"],
       ["template", "template"],

@@ -164,3 +164,34 @@ def test_a_bionet_and_a_pointnet_tuner_side_by_side(pointnet, example_config):
     finally:
         point.close()
         bionet.close()
+
+
+def test_pointnet_dashboards_come_from_the_registry_and_copy_as_code_recreates_them(pointnet):
+    """The PointNet controllers show through tuning.kinds.KINDS like the BioNet ones, and "Copy as
+    code" names the class users call (SynapseTuner / CellProfiler), which makes the NEST variant."""
+    from bmtool_lab import CellProfiler, SynapseTuner
+    from bmtool_lab.tuning.kinds import kind_of, view_of
+    from bmtool_lab.tuning.session import code_for
+    from bmtool_lab.widgets.pointnet_profiler import PointProfilerDashboard
+    from bmtool_lab.widgets.pointnet_synapse import PointSynapseDashboard
+
+    tuner = SynapseTuner(pointnet, connection="LIF2LIF")
+    prof = CellProfiler(pointnet)
+    try:
+        assert kind_of(tuner).dashboard.endswith(":PointSynapseDashboard")
+        assert isinstance(tuner.dashboard, PointSynapseDashboard) and view_of(tuner) is tuner.dashboard.box
+        assert isinstance(prof.dashboard, PointProfilerDashboard) and prof.widget is prof.dashboard.box
+        tuner.set_params(U=0.3)
+        prof.select("GLIF")
+        space: dict = {}
+        exec(code_for(tuner), space)
+        exec(code_for(prof), space)
+        again, prof_again = space["tuner"], space["prof"]
+        try:
+            assert type(again) is type(tuner) and again.name == "LIF2LIF"
+            assert again.params["U"] == pytest.approx(0.3)
+            assert type(prof_again) is type(prof) and prof_again.current.name == "GLIF"
+        finally:
+            again.close()
+    finally:
+        tuner.close()
