@@ -8,6 +8,7 @@ and its owner starts a fresh one.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import signal
@@ -76,6 +77,14 @@ def main(argv: list[str]) -> None:
             conn.send(("done", job_id, False, err, retiring))
         if retiring:
             break
+        if not ok:
+            # A failed or cancelled job's traceback holds its frames, and with them NEURON objects
+            # (the step's IClamp...), in reference cycles that the cyclic GC would free at some
+            # random moment of a later job: between a checkpoint's count of point processes and
+            # its SaveState.restore() that aborts NEURON (savstate.cpp "nprs_ <= prl->size()").
+            # Free them now, before the next job.
+            value = None
+            gc.collect()
     flush_c_stdio()
     os._exit(0)  # skip NEURON's exit handlers: there is nothing to save
 

@@ -22,6 +22,7 @@ Rules these primitives keep:
 
 from __future__ import annotations
 
+import gc
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -471,13 +472,26 @@ class BaselineCheckpoint:
               reinit: Sequence[Any] = (), ctx: WorkerContext | None = None, chunk_ms: float | None = None) -> None:
         """Initialise and bring the run to the checkpoint (restored, or simulated and saved), trains
         queued: the caller continues from ``t_ms`` (``run`` goes on to ``settings.tstop``)."""
-        h = neuron_h()
         if not 0 <= self.t_ms <= settings.tstop:
             raise ValueError(f"checkpoint time {self.t_ms} ms is outside 0..tstop={settings.tstop} ms")
         for train in trains:
             early = train.arrival_ms[train.arrival_ms < self.t_ms]
             if early.size:
                 raise ValueError(f"an event arrives at {early[0]:g} ms, before the checkpoint at {self.t_ms:g} ms")
+        # No cyclic GC from the key's count of point processes to the restore: a collection in
+        # between that frees a stale point process makes the saved state bigger than the model,
+        # and SaveState.restore() then aborts the process (savstate.cpp "nprs_ <= prl->size()").
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._start(settings, recorder, key=key, trains=trains, reinit=reinit, ctx=ctx, chunk_ms=chunk_ms)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _start(self, settings: SimSettings, recorder: Recorder, *, key: Any, trains: Sequence[EventTrain],
+               reinit: Sequence[Any], ctx: WorkerContext | None, chunk_ms: float | None) -> None:
+        h = neuron_h()
         n_sections = sum(1 for _ in h.allsec())
         params = _point_process_parameters(exclude={pp.hname() for pp in reinit})
         full_key = (key, params, settings, self.t_ms, recorder.names, n_sections, _event_structure())

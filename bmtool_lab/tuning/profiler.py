@@ -47,7 +47,7 @@ from ..model.config import ModelConfig, load_config
 from ..model.hoc_templates import strip_comments, template_body, templates_in
 from ..model.pointnet import is_pointnet_config
 from ..sim import profiler_jobs as jobs
-from ..sim.errors import SimError
+from ..sim.errors import JobCancelled, SimError
 from ..sim.executor import get_executor
 from ..sim.mechanisms import MechanismError, missing_mechanisms
 from ..sim.protocol import SimSettings
@@ -422,6 +422,10 @@ class CellProfiler(CellParams, BackgroundRuns, ShowsDashboard):
         ex.run_feed(jobs.fi_step_job, feed, timeout=ITEM_TIMEOUT_S, stop=stop_event)
         if curve.errors:
             raise curve.errors[min(curve.errors)]
+        if stop_event is not None and stop_event.is_set() and not curve.finished.all():
+            # stopped between steps (no step in flight to be cancelled): the curve is not whole
+            raise JobCancelled(job="fi_curve", params=f"{int((~curve.finished).sum())} of {curve.finished.size} "
+                                                      "steps not run")
         if rheobase:
             if feed.error is not None:
                 raise feed.error

@@ -361,3 +361,38 @@ def test_step_checkpoint_and_first_spike_probe_equal_full_runs(example_config):
             assert q["n_spikes"] == min(a["n_spikes"], 1)
         assert plain[1]["n_spikes"] >= 1 and plain[0]["n_spikes"] == 0
         assert probes[3]["stopped_ms"] < 50.0 + 300.0  # stopped at the first spike
+
+
+def test_fi_reruns_after_conductance_changes_never_crash_the_checkpoint(example_config):
+    """The dashboard's F–I after each conductance change (the stale sweep stopped, a new one on
+    the same warm workers): every re-run completes. A cancelled step's traceback kept its IClamp
+    alive until a random cyclic GC, which could run between the baseline checkpoint's count of
+    point processes and its SaveState.restore(): NEURON aborted the worker ("nprs_ <= prl->size()",
+    seen on the third change of PV's gkbar in the browser test)."""
+    pytest.importorskip("ipywidgets")
+    import time
+
+    from bmtool_lab.widgets.profiler import TABS, ProfilerDashboard
+
+    def wait(pred, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if pred():
+                return True
+            time.sleep(0.02)
+        return False
+
+    with CellProfiler(example_config) as p:
+        dash = ProfilerDashboard(p)
+        dash.cell.value = "PV"
+        assert wait(lambda: ("soma", "gkbar_wb_ex") in dash._knobs, 120)
+        dash.tabs.selected_index = TABS.index("fi")
+        dash.request()
+        full = lambda: len(dash.f_dots.x) == 11 and "rheobase" in dash.f_out.value  # noqa: E731
+        assert wait(full, 120)
+        for value in (0.03, 0.036) * 4:
+            dash._knobs[("soma", "gkbar_wb_ex")].box.value = value
+            assert wait(lambda: len(dash.f_dots.x) < 11, 30)
+            assert wait(full, 60), (value, len(dash.f_dots.x), dash.status.value[-600:])
+            assert "bmtl-err" not in dash.status.value and "died" not in dash.status.value
+        dash.close()
