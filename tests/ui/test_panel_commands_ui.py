@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import open_notebook, run_all_cells, run_command, wait_for_kernel_settled, write_notebook
+from .helpers import (
+    open_notebook,
+    run_all_cells,
+    run_command,
+    wait_for_kernel_settled,
+    wait_for_trace,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.ui
 
@@ -37,7 +44,12 @@ def test_dashboard_commands_open_their_kind(page, lab_server) -> None:
     page.wait_for_selector(f"{PANEL} .bmtl-open-profiler", timeout=60_000)
 
     run_command(page, "bmtool-lab:open-profiler")
-    page.wait_for_selector(f"#jp-right-stack {HOST} .bmtl-prof-cell", timeout=120_000)
+    # the profiler in the right sidebar, with its first run (the passive step) drawn
+    wait_for_trace(page, f"#jp-right-stack {HOST} .bmtl-prof .bmtl-trace-panel", min_points=50, timeout_s=180)
     run_command(page, "bmtool-lab:open-connectivity")
-    page.wait_for_selector(f"#jp-main-dock-panel {HOST} .bmtl-conn", timeout=120_000)
+    # connectivity in a main-area tab: the matrix drawn, one row and column per pop_name
+    heatmap = f"#jp-main-dock-panel {HOST} .bmtl-conn .bmtl-heatmap-canvas[data-ready='true']"
+    page.wait_for_selector(heatmap, timeout=120_000)
+    drawn = page.eval_on_selector(heatmap, "el => [Number(el.dataset.rows), Number(el.dataset.cols)]")
+    assert drawn[0] >= 3 and drawn[1] >= 3, drawn  # Exc, PV, SST (+ Thal as a source)
     assert page.locator(f"#jp-right-stack {HOST} .bmtl-conn").count() == 0

@@ -47,3 +47,6 @@ def test_panel_opens_the_nest_tuner_and_profiler(page, lab_server) -> None:
     page.wait_for_selector(f"{SIDE} .bmtl-prof-pointnet", timeout=120_000)
     cell = page.locator(f"{SIDE} .bmtl-prof-pointnet .bmtl-prof-cell select")
     assert "GLIF" in cell.input_value()
+    # what the profiler shows of the picked cell: its NEST model, described by a NEST worker
+    page.wait_for_function("sel => (document.querySelector(sel)?.innerText || '').includes('glif_psc')",
+                           arg=f"{SIDE} .bmtl-prof-pointnet .bmtl-prof-info", timeout=120_000)
