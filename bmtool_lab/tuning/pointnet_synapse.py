@@ -103,14 +103,14 @@ class PointSynapseTuner(SynapseTuner):
     not apply to point neurons.
     """
 
+    title = "Synapse tuner (PointNet)"
+    _run_job = staticmethod(nest_synapse_run_job)
+
     @property
     def dashboard(self) -> Any:
         """The dashboard object (its ``box`` is the widget shown), built on first use through the
         dashboard-kinds registry (:data:`bmtool_lab.tuning.kinds.KINDS`)."""
         return dashboard_of(self)
-
-    title = "Synapse tuner (PointNet)"
-    _run_job = staticmethod(nest_synapse_run_job)
 
     def __init__(self, config: str | Path, *, connection: Any = None, executor: Any = None, worker: Any = None,
                  **unused: Any) -> None:
